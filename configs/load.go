@@ -1,0 +1,245 @@
+package configs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a family's configuration type (a pointer to a struct with yaml tags that
+// embeds Train inline).
+type Config interface {
+	Validate() error
+	TrainConfig() *Train
+}
+
+// Load builds cfg from the family's embedded defaults, then the YAML file (when not
+// empty), then the key=value overrides in order, and validates the result. Every error is
+// one line naming its source: the file, or the --set argument.
+func Load(cfg Config, family, file string, sets []string) error {
+	def, err := Default(family)
+	if err != nil {
+		return err
+	}
+	if err := apply(cfg, def, "default config "+family+".yaml"); err != nil {
+		return err
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("config file %s: no such file", file)
+			}
+			return fmt.Errorf("config file %s: %w", file, err)
+		}
+		if err := apply(cfg, b, "config file "+file); err != nil {
+			return err
+		}
+	}
+	for _, s := range sets {
+		if err := Set(cfg, s); err != nil {
+			return err
+		}
+	}
+	return cfg.Validate()
+}
+
+// Set applies one "key=value" override.
+func Set(cfg Config, kv string) error {
+	key, value, ok := strings.Cut(kv, "=")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" {
+		return fmt.Errorf("--set %s: want key=value", kv)
+	}
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(value), &node); err != nil || len(node.Content) > 1 {
+		return fmt.Errorf("--set %s: cannot parse the value", kv)
+	}
+	if len(node.Content) == 0 { // "key=" sets an empty string
+		node = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ""}
+	} else {
+		node = *node.Content[0]
+	}
+	return setKey(cfg, key, &node, "--set "+kv)
+}
+
+// FromJSON fills cfg from a JSON object (a checkpoint's stored config), keys checked as
+// for a file, and validates it.
+func FromJSON(cfg Config, data []byte, source string) error {
+	if err := apply(cfg, data, source); err != nil {
+		return err
+	}
+	return cfg.Validate()
+}
+
+// apply sets every key of a YAML mapping document (JSON is YAML too).
+func apply(cfg Config, doc []byte, source string) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return fmt.Errorf("%s: %s", source, oneLine(err))
+	}
+	if len(root.Content) == 0 { // empty file: nothing to change
+		return nil
+	}
+	m := root.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s: want a mapping of key: value lines", source)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key := m.Content[i].Value
+		if seen[key] {
+			return fmt.Errorf("%s: line %d: key %q given twice", source, m.Content[i].Line, key)
+		}
+		seen[key] = true
+		where := fmt.Sprintf("%s: line %d", source, m.Content[i].Line)
+		if err := setKey(cfg, key, m.Content[i+1], where); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setKey decodes one YAML value into the field tagged key.
+func setKey(cfg Config, key string, value *yaml.Node, where string) error {
+	fields := fieldsOf(cfg)
+	f, ok := fields[key]
+	if !ok {
+		return fmt.Errorf("%s: unknown config key %q%s", where, key, suggest(key, fields))
+	}
+	if value.Kind != yaml.ScalarNode {
+		return fmt.Errorf("%s: %s wants %s, not a list or mapping", where, key, kindName(f.Type()))
+	}
+	fresh := reflect.New(f.Type())
+	if err := value.Decode(fresh.Interface()); err != nil {
+		return fmt.Errorf("%s: %s wants %s, got %q", where, key, kindName(f.Type()), value.Value)
+	}
+	f.Set(fresh.Elem())
+	return nil
+}
+
+// fieldsOf maps each yaml key of cfg's struct (inline structs flattened) to its field.
+func fieldsOf(cfg Config) map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		t := v.Type()
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			switch {
+			case opts == "inline":
+				walk(v.Field(i))
+			case name != "" && name != "-" && sf.IsExported():
+				out[name] = v.Field(i)
+			}
+		}
+	}
+	walk(reflect.ValueOf(cfg).Elem())
+	return out
+}
+
+// Keys lists cfg's config keys, sorted.
+func Keys(cfg Config) []string {
+	var keys []string
+	for k := range fieldsOf(cfg) {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	}
+	return t.String()
+}
+
+// suggest names the closest known key, or lists them all.
+func suggest(key string, fields map[string]reflect.Value) string {
+	best, bestD := "", 3
+	var all []string
+	for k := range fields {
+		all = append(all, k)
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	sort.Strings(all)
+	return " (known keys: " + strings.Join(all, ", ") + ")"
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "yaml: ")), " ")
+}
+
+// YAML renders cfg as YAML, keys in field order: the effective config printed at the start
+// of a run and stored in the run directory.
+func YAML(cfg Config) []byte {
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("configs: %v", err)) // plain structs of scalars always marshal
+	}
+	return b
+}
+
+// JSON renders cfg as a JSON object keyed like the YAML, for checkpoint metadata.
+func JSON(cfg Config) []byte {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	keys := Keys(cfg)
+	fields := fieldsOf(cfg)
+	for i, k := range keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(fields[k].Interface())
+		if err != nil {
+			panic(fmt.Sprintf("configs: %v", err))
+		}
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(vb)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes()
+}
