@@ -1,0 +1,154 @@
+package datasets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aigc-go/aigc/internal/rng"
+)
+
+// shuffleStream offsets the RNG stream of an epoch's shuffle (stream = offset + epoch),
+// keeping it apart from the streams other parts of aigc derive from the same seed.
+const shuffleStream = 0x5348_0000_0000
+
+// ImageStreamOptions configures an ImageStream.
+type ImageStreamOptions struct {
+	BatchSize int
+	// Shuffle selects training mode: each epoch visits the examples in a fresh
+	// permutation determined by (Seed, epoch) alone. Without it (evaluation) they are
+	// visited in order.
+	Shuffle bool
+	Seed    uint64
+	// Lo and Hi are the range pixels are mapped into, linearly from 0..255. Both zero
+	// means [0, 1].
+	Lo, Hi float32
+	// Prefetch is how many batches are prepared ahead of the consumer; 0 means 2.
+	Prefetch int
+}
+
+// ImageStream streams minibatches of images.
+//
+// In training mode (Shuffle) every batch is full: the examples left over after the last
+// full batch are dropped for that epoch (like PyTorch's drop_last=True), so models can
+// build fixed-shape graphs; a different remainder is dropped each epoch.
+// BatchesPerEpoch is N / BatchSize.
+//
+// In evaluation mode every example is seen exactly once, in order. BatchesPerEpoch is
+// ceil(N / BatchSize), and the last batch is zero-padded: its Valid counts the real rows.
+type ImageStream struct {
+	im       *Images
+	opts     ImageStreamOptions
+	features int
+	batches  int
+	scale    [256]float32 // value of each pixel byte in the stream's range
+	pool     *batchPool
+}
+
+var _ Stream = (*ImageStream)(nil)
+
+// NewImageStream returns a stream over im. im must not change while the stream is used.
+func NewImageStream(im *Images, opts ImageStreamOptions) (*ImageStream, error) {
+	if im == nil {
+		return nil, errors.New("image stream: no images")
+	}
+	if im.N <= 0 || im.H <= 0 || im.W <= 0 || len(im.Pixels) != im.N*im.H*im.W {
+		return nil, fmt.Errorf("%s: inconsistent image set: %d images of %dx%d but %d pixels",
+			im.Source, im.N, im.H, im.W, len(im.Pixels))
+	}
+	if im.Labels != nil && len(im.Labels) != im.N {
+		return nil, fmt.Errorf("%s: %d labels for %d images", im.Source, len(im.Labels), im.N)
+	}
+	if opts.BatchSize <= 0 {
+		return nil, fmt.Errorf("%s: batch size must be positive, got %d", im.Source, opts.BatchSize)
+	}
+	if opts.Shuffle && opts.BatchSize > im.N {
+		return nil, fmt.Errorf("%s: batch size %d is larger than the %d training examples",
+			im.Source, opts.BatchSize, im.N)
+	}
+	if opts.Lo == 0 && opts.Hi == 0 {
+		opts.Hi = 1
+	}
+	if !(opts.Lo < opts.Hi) { // also rejects NaN
+		return nil, fmt.Errorf("%s: pixel range [%g, %g] is empty; want Lo < Hi", im.Source, opts.Lo, opts.Hi)
+	}
+	if opts.Prefetch < 0 {
+		return nil, fmt.Errorf("%s: prefetch must not be negative, got %d", im.Source, opts.Prefetch)
+	}
+	if opts.Prefetch == 0 {
+		opts.Prefetch = 2
+	}
+
+	s := &ImageStream{im: im, opts: opts, features: im.H * im.W}
+	if opts.Shuffle {
+		s.batches = im.N / opts.BatchSize
+	} else {
+		s.batches = (im.N + opts.BatchSize - 1) / opts.BatchSize
+	}
+	lo, hi := float64(opts.Lo), float64(opts.Hi)
+	for p := range s.scale {
+		s.scale[p] = float32(lo + (hi-lo)*float64(p)/255)
+	}
+	s.scale[0], s.scale[255] = opts.Lo, opts.Hi // exact ends whatever the rounding
+	s.pool = newBatchPool(opts.BatchSize, s.features, im.Labels != nil, opts.Prefetch)
+	return s, nil
+}
+
+// BatchSize returns the number of rows of every batch.
+func (s *ImageStream) BatchSize() int { return s.opts.BatchSize }
+
+// BatchesPerEpoch returns the number of batches in an epoch.
+func (s *ImageStream) BatchesPerEpoch() int { return s.batches }
+
+// Features returns the length of one row of X: the pixels of one image.
+func (s *ImageStream) Features() int { return s.features }
+
+// Images returns the set the stream reads.
+func (s *ImageStream) Images() *Images { return s.im }
+
+// Epoch streams the batches of an epoch from batch start on. Because a training epoch's
+// order depends only on (Seed, epoch), resuming at start gives exactly the batches an
+// uninterrupted run would have produced. A start at or past BatchesPerEpoch yields an
+// empty epoch; a negative epoch or start is a programming error and panics.
+func (s *ImageStream) Epoch(ctx context.Context, epoch, start int) <-chan *Batch {
+	if epoch < 0 || start < 0 {
+		panic(fmt.Sprintf("datasets: ImageStream.Epoch(epoch=%d, start=%d): negative argument", epoch, start))
+	}
+	ch := make(chan *Batch, s.opts.Prefetch)
+	go func() {
+		var order []int // nil means in order
+		if s.opts.Shuffle && start < s.batches {
+			order = rng.Stream(s.opts.Seed, shuffleStream+uint64(epoch)).Perm(s.im.N)
+		}
+		produce(ctx, s.pool, ch, start, s.batches, func(b *Batch, i int) {
+			s.fill(b, epoch, i, order)
+		})
+	}()
+	return ch
+}
+
+// fill writes batch index of an epoch into b, zeroing the rows past the end of the set.
+func (s *ImageStream) fill(b *Batch, epoch, index int, order []int) {
+	b.Epoch, b.Index = epoch, index
+	rows, f := b.Rows, s.features
+	first := index * rows
+	b.Valid = min(rows, s.im.N-first)
+	for r := range b.Valid {
+		k := first + r
+		if order != nil {
+			k = order[k]
+		}
+		dst := b.X[r*f : (r+1)*f]
+		for j, p := range s.im.Pixels[k*f : (k+1)*f] {
+			dst[j] = s.scale[p]
+		}
+		if b.Labels != nil {
+			b.Labels[r] = int32(s.im.Labels[k])
+		}
+	}
+	// Buffers are reused, so padding rows must be cleared every time.
+	clear(b.X[b.Valid*f:])
+	if b.Labels != nil {
+		clear(b.Labels[b.Valid:])
+	}
+}

@@ -1,0 +1,111 @@
+package datasets
+
+import (
+	"context"
+	"sync"
+)
+
+// Batch is one minibatch. Rows is the fixed batch size; Valid <= Rows counts the rows
+// holding real examples (less than Rows only in the last evaluation batch, whose remaining
+// rows are zero).
+type Batch struct {
+	Epoch, Index int // epoch number and batch number within it
+	Rows, Valid  int
+	X            []float32 // Rows × Features, images flattened row-major, pixels scaled into the stream's range
+	Labels       []int32   // Rows (zero for padding rows); nil when the set has no labels
+	release      func()    // set while the batch is out; cleared by Release
+	recycle      func()    // made once per buffer, so handing a batch out allocates nothing
+}
+
+// Release hands the batch's buffers back to its stream for reuse. Call it once: the
+// stream may hand the same buffers out again at once, so afterwards the batch must not be
+// touched at all, not even to release it again. Releasing a Batch not made by a stream
+// does nothing.
+func (b *Batch) Release() {
+	if f := b.release; f != nil {
+		b.release = nil
+		f()
+	}
+}
+
+// Stream produces the minibatches of a data set, epoch by epoch.
+type Stream interface {
+	BatchSize() int
+	BatchesPerEpoch() int
+	// Epoch streams the batches of one epoch starting at batch `start` (to resume
+	// mid-epoch); the channel closes at the end of the epoch or when ctx is cancelled. The
+	// consumer calls Release on each batch when done.
+	Epoch(ctx context.Context, epoch, start int) <-chan *Batch
+}
+
+// batchPool is the free list behind Release: buffers go round between the producer and
+// the consumer instead of being allocated per batch.
+type batchPool struct {
+	rows, features int
+	labels         bool
+	keep           int // free buffers kept at most; the rest go to the garbage collector
+
+	mu   sync.Mutex
+	free []*Batch
+}
+
+func newBatchPool(rows, features int, labels bool, prefetch int) *batchPool {
+	// In flight at once: prefetch batches in the channel, one being filled, one or two
+	// with the consumer. Keeping a few more avoids allocating in steady state without
+	// letting a consumer that hoarded batches pin them forever.
+	keep := prefetch + 4
+	return &batchPool{rows: rows, features: features, labels: labels, keep: keep,
+		free: make([]*Batch, 0, keep)}
+}
+
+// get returns a batch ready to be filled and handed out.
+func (p *batchPool) get() *Batch {
+	p.mu.Lock()
+	var b *Batch
+	if n := len(p.free); n > 0 {
+		b = p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+	}
+	p.mu.Unlock()
+	if b == nil {
+		b = &Batch{Rows: p.rows, X: make([]float32, p.rows*p.features)}
+		if p.labels {
+			b.Labels = make([]int32, p.rows)
+		}
+		b.recycle = func() { p.put(b) }
+	}
+	b.release = b.recycle
+	return b
+}
+
+// put returns a batch to the free list.
+func (p *batchPool) put(b *Batch) {
+	p.mu.Lock()
+	if len(p.free) < p.keep {
+		p.free = append(p.free, b)
+	}
+	p.mu.Unlock()
+}
+
+// produce runs one epoch's producer: fill(b, i) fills batch i, for i from start up to
+// batches. It closes ch when done or when ctx is cancelled, and never blocks past a
+// cancellation, so an abandoned epoch leaves no goroutine behind.
+func produce(ctx context.Context, pool *batchPool, ch chan<- *Batch, start, batches int, fill func(b *Batch, i int)) {
+	defer close(ch)
+	for i := start; i < batches; i++ {
+		// Checked before filling so a cancelled epoch stops promptly even while the
+		// channel has room.
+		if ctx.Err() != nil {
+			return
+		}
+		b := pool.get()
+		fill(b, i)
+		select {
+		case ch <- b:
+		case <-ctx.Done():
+			pool.put(b)
+			return
+		}
+	}
+}
