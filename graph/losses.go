@@ -1,0 +1,28 @@
+package graph
+
+import (
+	G "gorgonia.org/gorgonia"
+)
+
+// GaussianKL returns, for each row, KL(N(mu, e^logvar) ‖ N(0, I)) summed over the latent
+// dimensions: ½·Σ(mu² + e^logvar − logvar − 1), a [batch] vector.
+func GaussianKL(mu, logvar *G.Node) *G.Node {
+	terms := must(G.Add(must(G.Square(mu)), must(G.Exp(logvar))))
+	terms = must(G.Sub(terms, must(G.Add(logvar, Scalar(mu, 1)))))
+	return must(G.HadamardProd(must(G.Sum(terms, 1)), Scalar(mu, 0.5)))
+}
+
+// Mean returns the mean of all elements of x, a scalar.
+func Mean(x *G.Node) *G.Node { return must(G.Mean(x)) }
+
+// Sum returns the sum of x along the given axes (all of them when none are given).
+func Sum(x *G.Node, axes ...int) *G.Node { return must(G.Sum(x, axes...)) }
+
+// Add returns a + b elementwise (b may be a scalar).
+func Add(a, b *G.Node) *G.Node { return must(G.Add(a, b)) }
+
+// Mul returns a ⊙ b elementwise (b may be a scalar).
+func Mul(a, b *G.Node) *G.Node { return must(G.HadamardProd(a, b)) }
+
+// Exp returns e^x elementwise.
+func Exp(x *G.Node) *G.Node { return must(G.Exp(x)) }

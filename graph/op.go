@@ -1,0 +1,92 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// float is the element types aigc's own Ops compute in: float32 for models, float64 for
+// the finite-difference gradient checks.
+type float interface{ ~float32 | ~float64 }
+
+// hashOf implements Op.Hashcode from Op.WriteHash. Gorgonia deduplicates nodes whose op
+// hash and children agree, so WriteHash must include every attribute of an Op.
+func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+// dense returns v as a contiguous dense tensor, materialising views.
+func dense(v G.Value) (*tensor.Dense, error) {
+	t, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("expected a dense tensor, got %T", v)
+	}
+	if t.IsMaterializable() {
+		return t.Materialize().(*tensor.Dense), nil
+	}
+	return t, nil
+}
+
+// scalarOf returns a scalar value (a Gorgonia scalar or a one-element tensor) as float64.
+func scalarOf(v G.Value) (float64, error) {
+	switch s := v.(type) {
+	case *G.F32:
+		return float64(*s), nil
+	case *G.F64:
+		return float64(*s), nil
+	case *tensor.Dense:
+		if s.Size() != 1 {
+			return 0, fmt.Errorf("expected a scalar, got shape %v", s.Shape())
+		}
+		switch d := s.Data().(type) {
+		case []float32:
+			return float64(d[0]), nil
+		case []float64:
+			return d[0], nil
+		case float32:
+			return float64(d), nil
+		case float64:
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("expected a float scalar, got %T", v)
+}
+
+// output returns prealloc when it already has the wanted dtype and shape, so that a
+// machine running the same program again reuses its memory; otherwise a new tensor.
+func output(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
+	if t, ok := prealloc.(*tensor.Dense); ok && t.Dtype() == dt && t.Shape().Eq(shape) && !t.IsView() {
+		return t
+	}
+	return tensor.New(tensor.Of(dt), tensor.WithShape(shape.Clone()...))
+}
+
+// inputs checks an Op's arity and returns its inputs as dense tensors of one dtype.
+func inputs(name string, want int, vs []G.Value) ([]*tensor.Dense, error) {
+	if len(vs) != want {
+		return nil, fmt.Errorf("%s: want %d inputs, got %d", name, want, len(vs))
+	}
+	ts := make([]*tensor.Dense, len(vs))
+	for i, v := range vs {
+		t, err := dense(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s input %d: %w", name, i, err)
+		}
+		if i > 0 && t.Dtype() != ts[0].Dtype() {
+			return nil, fmt.Errorf("%s: mixed dtypes %v and %v", name, ts[0].Dtype(), t.Dtype())
+		}
+		ts[i] = t
+	}
+	return ts, nil
+}
+
+// shapesOf converts the DimSizers Gorgonia passes to InferShape.
+func shapesOf(ds []G.DimSizer) ([]tensor.Shape, error) {
+	return G.DimSizersToShapes(ds)
+}

@@ -1,0 +1,122 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/internal/rng"
+)
+
+// Param is one trainable tensor. Its data is shared by every graph that uses it (a model
+// has a training graph, an evaluation graph, a sampling graph...), so an optimiser updating
+// Value in place updates them all.
+type Param struct {
+	Name  string // PyTorch state_dict name, e.g. "fc1.weight"
+	Value *tensor.Dense
+	nodes map[*G.ExprGraph]*G.Node
+}
+
+// Node returns the parameter's node in g, creating it on first use.
+func (p *Param) Node(g *G.ExprGraph) *G.Node {
+	if n, ok := p.nodes[g]; ok {
+		return n
+	}
+	n := G.NewTensor(g, p.Value.Dtype(), p.Value.Dims(), G.WithShape(p.Value.Shape()...),
+		G.WithName(p.Name), G.WithValue(p.Value))
+	p.nodes[g] = n
+	return n
+}
+
+// Shape returns the parameter's shape.
+func (p *Param) Shape() []int { return p.Value.Shape() }
+
+// Data returns the parameter's float32 data (aigc models are float32).
+func (p *Param) Data() []float32 { return p.Value.Data().([]float32) }
+
+// Params is a model's ordered set of parameters, with unique names.
+type Params struct {
+	Dtype tensor.Dtype // Float32 for models; Float64 in gradient checks
+	list  []*Param
+	names map[string]bool
+}
+
+// NewParams returns an empty float32 parameter set.
+func NewParams() *Params { return &Params{Dtype: tensor.Float32} }
+
+// New adds a zero parameter of the given name and shape.
+func (ps *Params) New(name string, shape ...int) *Param {
+	if ps.names == nil {
+		ps.names = map[string]bool{}
+	}
+	if ps.names[name] {
+		panic(fmt.Sprintf("graph: duplicate parameter name %q", name))
+	}
+	ps.names[name] = true
+	p := &Param{
+		Name:  name,
+		Value: tensor.New(tensor.Of(ps.Dtype), tensor.WithShape(shape...)),
+		nodes: map[*G.ExprGraph]*G.Node{},
+	}
+	ps.list = append(ps.list, p)
+	return p
+}
+
+// All returns the parameters in the order they were added.
+func (ps *Params) All() []*Param { return ps.list }
+
+// Count returns the number of scalar parameters.
+func (ps *Params) Count() int {
+	n := 0
+	for _, p := range ps.list {
+		n += p.Value.Size()
+	}
+	return n
+}
+
+// Uniform fills p with samples from U(-bound, bound).
+func Uniform(p *Param, bound float64, r *rng.RNG) {
+	switch d := p.Value.Data().(type) {
+	case []float32:
+		r.FillUniform(d, float32(-bound), float32(bound))
+	case []float64:
+		for i := range d {
+			d[i] = (2*r.Float64() - 1) * bound
+		}
+	}
+}
+
+// Normal fills p with samples from N(mean, std²).
+func Normal(p *Param, mean, std float64, r *rng.RNG) {
+	switch d := p.Value.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] = float32(mean + std*r.NormFloat64())
+		}
+	case []float64:
+		for i := range d {
+			d[i] = mean + std*r.NormFloat64()
+		}
+	}
+}
+
+// Fill sets every element of p to v.
+func Fill(p *Param, v float64) {
+	switch d := p.Value.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] = float32(v)
+		}
+	case []float64:
+		for i := range d {
+			d[i] = v
+		}
+	}
+}
+
+// fanInBound is PyTorch's default bound for Linear and Conv layers: its
+// kaiming_uniform_(a=√5) on the weight and U(-1/√fan_in, 1/√fan_in) on the bias both
+// reduce to 1/√fan_in.
+func fanInBound(fanIn int) float64 { return 1 / math.Sqrt(float64(fanIn)) }
