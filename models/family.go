@@ -1,0 +1,136 @@
+// Package models holds aigc's model families. Each family registers itself with a name, its
+// config type (defaults come from configs/<name>.yaml), the data it reads and a Build
+// function; the trainer and the commands see only the interfaces below, never a family's
+// internals. A family's file reads like a textbook page: its layers, its loss, its sampler.
+package models
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aigc-go/aigc/configs"
+	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/graph"
+	"github.com/aigc-go/aigc/internal/rng"
+)
+
+// DataKind says what a family trains on.
+type DataKind string
+
+const (
+	Images DataKind = "images" // MNIST-format IDX image sets
+)
+
+// Family describes one model family.
+type Family struct {
+	Name    string
+	Summary string // one line for `aigc models`
+	Data    DataKind
+	// PixelRange is where image pixels are scaled to: [0,1] for the VAE, [-1,1] for a GAN.
+	PixelRange [2]float32
+	// NewConfig returns an empty config of the family's type; configs.Load fills it.
+	NewConfig func() configs.Config
+	// Build makes a model for a validated config. Parameters are initialised from r.
+	Build func(cfg configs.Config, env Env, r *rng.RNG) (Model, error)
+}
+
+// Env is what a model learns from its data rather than its config; it is stored in
+// checkpoints so a model can be rebuilt without the data.
+type Env struct {
+	ImageH, ImageW int
+}
+
+// Metric is one named value a step reports.
+type Metric struct {
+	Name  string
+	Value float64
+}
+
+// Metrics lists a step's values; the first is always the loss being minimised.
+type Metrics []Metric
+
+// String renders "loss 105.23 (bce 80.1, kl 25.13)".
+func (ms Metrics) String() string {
+	if len(ms) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%s %.5g", ms[0].Name, ms[0].Value)
+	if len(ms) > 1 {
+		parts := make([]string, 0, len(ms)-1)
+		for _, m := range ms[1:] {
+			parts = append(parts, fmt.Sprintf("%s %.5g", m.Name, m.Value))
+		}
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return s
+}
+
+// Get returns the named value, or false.
+func (ms Metrics) Get(name string) (float64, bool) {
+	for _, m := range ms {
+		if m.Name == name {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
+// Model is a built model, as the trainer sees it.
+type Model interface {
+	// Params are the trainable parameters, named as in PyTorch's state_dict.
+	Params() *graph.Params
+	// Optimizers own disjoint subsets of Params; their state goes into checkpoints.
+	Optimizers() []*graph.Adam
+	// TrainStep takes one optimisation step on a batch, drawing any noise from r.
+	TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error)
+	// EvalStep returns the sums of its metrics over the batch's valid rows, so that a
+	// split's mean is the total over its batches divided by its examples.
+	EvalStep(b *datasets.Batch, r *rng.RNG) (Metrics, error)
+	// StepFLOPs is the floating-point work of one TrainStep (matrix products counted).
+	StepFLOPs() int64
+	Close() error
+}
+
+// ImageSampler is a model that generates images.
+type ImageSampler interface {
+	// SampleImages returns n images, n×H×W pixels in [0,1].
+	SampleImages(n int, r *rng.RNG) ([]float32, error)
+}
+
+// Reconstructor is a model that maps images back to images through its code.
+type Reconstructor interface {
+	// Reconstruct returns the reconstructions of n images (n×H×W, pixels in the family's
+	// range), as n×H×W pixels in [0,1].
+	Reconstruct(x []float32, n int) ([]float32, error)
+	// Interpolate decodes `steps` points on the line between the codes of images a and b.
+	Interpolate(a, b []float32, steps int) ([]float32, error)
+}
+
+var registry = map[string]*Family{}
+
+// register adds a family; called from each family's init.
+func register(f *Family) {
+	if _, dup := registry[f.Name]; dup {
+		panic("models: family registered twice: " + f.Name)
+	}
+	registry[f.Name] = f
+}
+
+// Lookup returns the named family.
+func Lookup(name string) (*Family, error) {
+	if f, ok := registry[name]; ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("unknown model %q (available: %v)", name, Names())
+}
+
+// Names lists the registered families, sorted.
+func Names() []string {
+	var names []string
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,141 @@
+package models
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aigc-go/aigc/checkpoints"
+	"github.com/aigc-go/aigc/configs"
+	"github.com/aigc-go/aigc/internal/rng"
+)
+
+// Metadata keys a model's checkpoint carries besides checkpoints.Meta's own.
+const (
+	keyImageH     = "image_h"
+	keyImageW     = "image_w"
+	keyOptimSteps = "optim.steps"
+	optimPrefix   = "optim."
+)
+
+// StateTensors returns what a checkpoint holds of m: its parameters under their PyTorch
+// names, then each optimiser's moments as optim.* tensors. The tensors alias m's memory.
+func StateTensors(m Model) []checkpoints.Tensor {
+	var ts []checkpoints.Tensor
+	for _, p := range m.Params().All() {
+		ts = append(ts, checkpoints.Tensor{Name: p.Name, Shape: p.Shape(), Data: p.Data()})
+	}
+	for _, o := range m.Optimizers() {
+		ts = append(ts, o.State()...)
+	}
+	return ts
+}
+
+// StateMeta records what rebuilding m needs besides its config: the data's shape and the
+// optimisers' step counts.
+func StateMeta(m Model, env Env, extra map[string]string) {
+	extra[keyImageH] = strconv.Itoa(env.ImageH)
+	extra[keyImageW] = strconv.Itoa(env.ImageW)
+	var steps []string
+	for _, o := range m.Optimizers() {
+		steps = append(steps, strconv.Itoa(o.Steps))
+	}
+	extra[keyOptimSteps] = strings.Join(steps, ",")
+}
+
+// EnvOf reads the Env stored by StateMeta.
+func EnvOf(f *checkpoints.File, meta checkpoints.Meta) (Env, error) {
+	var env Env
+	var err error
+	if env.ImageH, err = strconv.Atoi(meta.Extra[keyImageH]); err == nil {
+		env.ImageW, err = strconv.Atoi(meta.Extra[keyImageW])
+	}
+	if err != nil {
+		return env, fmt.Errorf("checkpoint %s: missing or bad image size in its metadata", f.Path)
+	}
+	return env, nil
+}
+
+// LoadState copies a checkpoint's tensors into m, checking every name and shape. With
+// optim it restores the optimisers too (resuming training); without, their tensors are
+// ignored (sampling, evaluation). Any other tensor m does not have is an error.
+func LoadState(m Model, f *checkpoints.File, meta checkpoints.Meta, optim bool) error {
+	for _, p := range m.Params().All() {
+		data, err := f.Tensor(p.Name, p.Shape())
+		if err != nil {
+			return err
+		}
+		copy(p.Data(), data)
+	}
+	if optim {
+		steps := strings.Split(meta.Extra[keyOptimSteps], ",")
+		opts := m.Optimizers()
+		if len(steps) != len(opts) {
+			return fmt.Errorf("checkpoint %s: %d optimiser step counts, the model has %d optimisers", f.Path, len(steps), len(opts))
+		}
+		for i, o := range opts {
+			n, err := strconv.Atoi(steps[i])
+			if err != nil {
+				return fmt.Errorf("checkpoint %s: bad optimiser step count %q", f.Path, steps[i])
+			}
+			if err := o.LoadState(f.Tensor, n); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range f.Unused() {
+		if optim || !strings.HasPrefix(name, optimPrefix) {
+			return f.ExpectAllUsed()
+		}
+	}
+	return nil
+}
+
+// Loaded is a model rebuilt from a checkpoint.
+type Loaded struct {
+	Family *Family
+	Config configs.Config
+	Env    Env
+	Model  Model
+	Meta   checkpoints.Meta
+}
+
+// Open rebuilds the model a checkpoint holds: it reads the file, checks the family (when
+// want is not empty), rebuilds the config stored in it and loads the weights.
+func Open(path, want string) (*Loaded, error) {
+	f, err := checkpoints.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := f.DecodeMeta()
+	if err != nil {
+		return nil, err
+	}
+	if want != "" {
+		if err := f.ExpectFamily(want); err != nil {
+			return nil, err
+		}
+	}
+	fam, err := Lookup(meta.Family)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	cfg := fam.NewConfig()
+	if err := configs.FromJSON(cfg, meta.Config, "checkpoint "+path+" config"); err != nil {
+		return nil, err
+	}
+	env, err := EnvOf(f, meta)
+	if err != nil {
+		return nil, err
+	}
+	// The initialisation is overwritten by the checkpoint; any seed will do.
+	m, err := fam.Build(cfg, env, rng.New(0))
+	if err != nil {
+		return nil, err
+	}
+	if err := LoadState(m, f, meta, false); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return &Loaded{Family: fam, Config: cfg, Env: env, Model: m, Meta: meta}, nil
+}

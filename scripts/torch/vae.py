@@ -1,0 +1,112 @@
+"""The VAE of pytorch/examples/vae on the same MNIST files aigc embeds, for side-by-side
+figures: `train` runs the example's 10 epochs and prints the test loss per image after
+each; `bench` times training steps like `aigc bench vae`. Uses one torch thread, the
+fastest setting on a 2-core machine (OpenBLAS already uses both cores).
+
+    /usr/bin/python3 scripts/torch/vae.py train [--epochs 10] [--seed 1]
+    /usr/bin/python3 scripts/torch/vae.py bench [--steps 100]
+"""
+import argparse
+import gzip
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+torch.set_num_threads(1)
+MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "mnist")
+
+
+def images(name):
+    with gzip.open(os.path.join(MNIST, name), "rb") as f:
+        data = np.frombuffer(f.read(), dtype=np.uint8, offset=16)
+    return torch.from_numpy(data.reshape(-1, 784).astype(np.float32) / 255)
+
+
+class VAE(nn.Module):  # pytorch/examples/vae/main.py
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def forward(self, x):
+        h = F.relu(self.fc1(x))
+        mu, logvar = self.fc21(h), self.fc22(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+
+
+def loss_function(recon, x, mu, logvar):  # summed over the batch, as in the example
+    bce = F.binary_cross_entropy(recon, x, reduction="sum")
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return bce + kld
+
+
+def train(args):
+    torch.manual_seed(args.seed)
+    train_x, test_x = images("train-images-idx3-ubyte.gz"), images("t10k-images-idx3-ubyte.gz")
+    model = VAE()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for epoch in range(1, args.epochs + 1):
+        start = time.time()
+        model.train()
+        perm = torch.randperm(len(train_x))
+        for i in range(0, len(train_x), 128):  # the example's DataLoader keeps the last partial batch
+            x = train_x[perm[i:i + 128]]
+            opt.zero_grad()
+            recon, mu, logvar = model(x)
+            loss = loss_function(recon, x, mu, logvar)
+            loss.backward()
+            opt.step()
+        took = time.time() - start
+        model.eval()
+        test = 0.0
+        with torch.no_grad():
+            for i in range(0, len(test_x), 128):
+                x = test_x[i:i + 128]
+                recon, mu, logvar = model(x)
+                test += loss_function(recon, x, mu, logvar).item()
+        print(json.dumps({"epoch": epoch, "test_loss": test / len(test_x), "train_s": round(took, 2)}), flush=True)
+
+
+def bench(args):
+    torch.manual_seed(args.seed)
+    train_x = images("train-images-idx3-ubyte.gz")
+    model = VAE()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(i):
+        x = train_x[(i * 128) % 59904:(i * 128) % 59904 + 128]
+        opt.zero_grad()
+        recon, mu, logvar = model(x)
+        loss_function(recon, x, mu, logvar).backward()
+        opt.step()
+
+    for i in range(args.warmup):
+        step(i)
+    start = time.time()
+    for i in range(args.steps):
+        step(i)
+    took = time.time() - start
+    flops = 2 * 128 * (784 * 400 + 2 * 400 * 20 + 20 * 400 + 400 * 784) * 3 - 2 * 128 * 784 * 400
+    print(json.dumps({"framework": "pytorch " + torch.__version__, "threads": torch.get_num_threads(),
+                      "ms_per_step": 1000 * took / args.steps, "samples_per_s": 128 * args.steps / took,
+                      "gflops": flops * args.steps / took / 1e9}))
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["train", "bench"])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args()
+    train(args) if args.mode == "train" else bench(args)
