@@ -1,0 +1,63 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/aigc-go/aigc/models"
+)
+
+// progress shows a run's advance: a bar on a terminal, one line per epoch otherwise.
+type progress struct {
+	out   io.Writer
+	bar   bool // draw a live bar (stdout is a terminal and not --quiet)
+	quiet bool
+	cur   *progressbar.ProgressBar
+}
+
+func (p *progress) startEpoch(epoch, epochs, start, batches int) {
+	if !p.bar {
+		return
+	}
+	p.cur = progressbar.NewOptions(batches,
+		progressbar.OptionSetWriter(p.out),
+		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch+1, epochs)),
+		progressbar.OptionSetWidth(24),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	p.cur.Set(start)
+}
+
+func (p *progress) step(epoch, epochs, batch int, ms models.Metrics, rate float64) {
+	if p.cur == nil {
+		return
+	}
+	p.cur.Describe(fmt.Sprintf("epoch %d/%d %s %s samples/s", epoch+1, epochs, ms, thousands(rate)))
+	p.cur.Set(batch + 1)
+}
+
+// line prints a line that stays (an epoch summary), clearing the bar first.
+func (p *progress) line(format string, a ...any) {
+	if p.cur != nil {
+		p.cur.Clear()
+		p.cur = nil
+	}
+	if !p.quiet {
+		fmt.Fprintf(p.out, format+"\n", a...)
+	}
+}
+
+// thousands renders a rate as an integer with thousands separators.
+func thousands(v float64) string {
+	s := fmt.Sprintf("%d", int64(v+0.5))
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -1,0 +1,342 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/aigc-go/aigc/checkpoints"
+	"github.com/aigc-go/aigc/configs"
+	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/internal/rng"
+	"github.com/aigc-go/aigc/models"
+)
+
+// File names inside a run directory.
+const (
+	LatestFile  = "latest.safetensors"
+	BestFile    = "best.safetensors"
+	ConfigFile  = "config.yaml"
+	MetricsFile = "metrics.jsonl"
+)
+
+// ErrInterrupted is returned when a signal stopped the run; the checkpoint it saved first
+// is in Result.Latest.
+var ErrInterrupted = errors.New("interrupted")
+
+// Options describe one training run.
+type Options struct {
+	Family *models.Family
+	Config configs.Config
+	Env    models.Env
+	Model  models.Model
+	Train  datasets.Stream // shuffled, seeded by Seed and the epoch number
+	Eval   datasets.Stream // the held-out split, in order
+	RNG    *rng.RNG        // the run's generator; the model was initialised from it
+	Seed   uint64
+
+	RunDir   string
+	MaxSteps int  // stop after this many optimiser steps in all (0: run every epoch)
+	Fresh    bool // ignore (and delete) the run directory's checkpoints
+
+	Out     io.Writer // progress and messages
+	Bar     bool      // draw a live progress bar
+	Quiet   bool      // print nothing but what must be said
+	Version string    // aigc's version, recorded in checkpoints
+}
+
+// Result is where a run ended.
+type Result struct {
+	Step, Epoch int
+	Eval        models.Metrics // the last evaluation, if any
+	Latest      string         // path of the latest checkpoint
+	Resumed     bool
+}
+
+type trainer struct {
+	o        Options
+	tc       *configs.Train
+	spe      int // steps per epoch
+	step     int
+	bestEval float64
+	wall     float64 // training seconds, summed over resumed sessions
+	log      *metricsLog
+	prog     *progress
+	res      Result
+}
+
+// Run trains o.Model as o describes, resuming from o.RunDir's latest checkpoint unless
+// o.Fresh.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	t := &trainer{o: o, tc: o.Config.TrainConfig(), spe: o.Train.BatchesPerEpoch(), bestEval: math.Inf(1),
+		prog: &progress{out: o.Out, bar: o.Bar && !o.Quiet, quiet: o.Quiet}}
+	if t.spe == 0 {
+		return nil, fmt.Errorf("training set has fewer examples than one batch of %d", o.Train.BatchSize())
+	}
+	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create run directory: %w", err)
+	}
+	t.res.Latest = filepath.Join(o.RunDir, LatestFile)
+	if err := t.prepare(); err != nil {
+		return nil, err
+	}
+	var err error
+	if t.log, err = openMetrics(filepath.Join(o.RunDir, MetricsFile), t.step, o.Fresh); err != nil {
+		return nil, fmt.Errorf("metrics log: %w", err)
+	}
+	defer t.log.Close()
+	err = t.loop(ctx)
+	t.res.Step, t.res.Epoch = t.step, t.step/t.spe
+	return &t.res, err
+}
+
+// prepare resumes from the latest checkpoint, or clears the way for a fresh run, and
+// records the effective config.
+func (t *trainer) prepare() error {
+	latest := t.res.Latest
+	if t.o.Fresh {
+		for _, name := range []string{LatestFile, BestFile} {
+			if err := os.Remove(filepath.Join(t.o.RunDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	} else if _, err := os.Stat(latest); err == nil {
+		if err := t.resume(latest); err != nil {
+			return err
+		}
+	}
+	return checkpoints.WriteAtomic(filepath.Join(t.o.RunDir, ConfigFile), func(w io.Writer) error {
+		_, err := w.Write(configs.YAML(t.o.Config))
+		return err
+	})
+}
+
+func (t *trainer) resume(path string) error {
+	f, err := checkpoints.Read(path)
+	if err != nil {
+		return fmt.Errorf("%w (start over with --fresh)", err)
+	}
+	meta, err := f.DecodeMeta()
+	if err != nil {
+		return err
+	}
+	if err := f.ExpectFamily(t.o.Family.Name); err != nil {
+		return fmt.Errorf("%w (use another --run directory, or --fresh)", err)
+	}
+	if s := meta.Extra["seed"]; s != strconv.FormatUint(t.o.Seed, 10) {
+		return fmt.Errorf("%s was trained with --seed %s, not %d: rerun with --seed %s to resume, or --fresh", path, s, t.o.Seed, s)
+	}
+	if err := models.LoadState(t.o.Model, f, meta, true); err != nil {
+		return fmt.Errorf("%w (the config no longer matches the run; use --fresh or another --run directory)", err)
+	}
+	if err := t.o.RNG.SetState(meta.RNG); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	t.step = meta.Step
+	t.bestEval = parseFloat(meta.Extra["best_eval"], math.Inf(1))
+	t.wall = parseFloat(meta.Extra["wall_s"], 0)
+	t.res.Resumed = true
+	if !t.o.Quiet {
+		fmt.Fprintf(t.o.Out, "resuming from %s at step %d (epoch %d); --fresh starts over\n", path, t.step, t.step/t.spe)
+	}
+	return nil
+}
+
+func parseFloat(s string, def float64) float64 {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+// loop runs epochs until the configured epochs or MaxSteps are done.
+func (t *trainer) loop(ctx context.Context) error {
+	total := t.tc.Epochs * t.spe
+	if t.o.MaxSteps > 0 && t.o.MaxSteps < total {
+		total = t.o.MaxSteps
+	}
+	if t.step >= total {
+		if !t.o.Quiet {
+			fmt.Fprintf(t.o.Out, "%s is already at step %d of %d: nothing to train\n", t.res.Latest, t.step, total)
+		}
+		return nil
+	}
+	for t.step < total {
+		if ctx.Err() != nil { // stopped between epochs
+			if err := t.save(LatestFile); err != nil {
+				return err
+			}
+			return ErrInterrupted
+		}
+		interrupted, err := t.epoch(ctx, total)
+		if err != nil {
+			return err
+		}
+		if interrupted {
+			if err := t.save(LatestFile); err != nil {
+				return err
+			}
+			return ErrInterrupted
+		}
+		if err := t.evaluateAndSave(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// epoch trains from the current step to the end of its epoch (or to total), and reports
+// whether a signal stopped it.
+func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err error) {
+	epoch, start := t.step/t.spe, t.step%t.spe
+	t.prog.startEpoch(epoch, t.tc.Epochs, start, t.spe)
+	sctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // stops the prefetching goroutine whatever happens
+	batches := t.o.Train.Epoch(sctx, epoch, start)
+
+	var win window
+	last := time.Now()
+	for b := range batches {
+		ms, err := t.o.Model.TrainStep(b, t.o.RNG)
+		rows := b.Rows
+		b.Release()
+		if err != nil {
+			return false, fmt.Errorf("step %d: %w", t.step+1, err)
+		}
+		t.step++
+		if loss := ms[0].Value; math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return false, t.diverged(loss)
+		}
+		now := time.Now()
+		win.add(ms, rows, now.Sub(last))
+		t.wall += now.Sub(last).Seconds()
+		last = now
+		t.prog.step(epoch, t.tc.Epochs, t.step-epoch*t.spe-1, win.mean(), win.rate())
+		if t.step%t.tc.LogEvery == 0 {
+			if err := t.log.write(record{Kind: "train", Step: t.step, Epoch: t.epochFrac(), Wall: t.wall,
+				LR: t.tc.LR, Rate: win.rate(), Items: win.mean()}); err != nil {
+				return false, err
+			}
+			win = window{}
+		}
+		if t.step >= total || t.step%t.spe == 0 {
+			return false, nil
+		}
+		if ctx.Err() != nil {
+			return true, nil
+		}
+		if t.tc.SaveEvery > 0 && t.step%t.tc.SaveEvery == 0 {
+			if err := t.save(LatestFile); err != nil {
+				return false, err
+			}
+		}
+	}
+	return ctx.Err() != nil, nil
+}
+
+func (t *trainer) epochFrac() float64 { return float64(t.step) / float64(t.spe) }
+
+// diverged reports a non-finite loss. Nothing is saved: the last good checkpoint stays.
+func (t *trainer) diverged(loss float64) error {
+	last := "no checkpoint was written yet"
+	if f, err := checkpoints.Read(t.res.Latest); err == nil {
+		if meta, err := f.DecodeMeta(); err == nil {
+			last = fmt.Sprintf("the last good checkpoint is %s (step %d)", t.res.Latest, meta.Step)
+		}
+	}
+	return fmt.Errorf("loss is %v at step %d (epoch %d): training stopped without saving; %s; try a lower lr",
+		loss, t.step, t.step/t.spe+1, last)
+}
+
+// evaluateAndSave evaluates on the held-out split, logs it, and checkpoints: latest
+// always, best when the evaluation loss is the lowest so far.
+func (t *trainer) evaluateAndSave(ctx context.Context) error {
+	ev, err := Evaluate(ctx, t.o.Model, t.o.Eval, t.o.Seed)
+	if errors.Is(err, context.Canceled) {
+		return t.save(LatestFile) // interrupted while evaluating: keep the training progress
+	}
+	if err != nil {
+		return fmt.Errorf("evaluating at step %d: %w", t.step, err)
+	}
+	t.res.Eval = ev
+	if err := t.log.write(record{Kind: "eval", Step: t.step, Epoch: t.epochFrac(), Wall: t.wall, Items: ev}); err != nil {
+		return err
+	}
+	names := []string{LatestFile}
+	if loss := ev[0].Value; loss < t.bestEval {
+		t.bestEval = loss
+		names = append(names, BestFile)
+	}
+	if err := t.save(names...); err != nil {
+		return err
+	}
+	t.prog.line("epoch %.4g/%d  step %d  eval %s  %.1fs", t.epochFrac(), t.tc.Epochs, t.step, ev, t.wall)
+	return nil
+}
+
+// save writes the model, its optimisers and the run's state to the named files.
+func (t *trainer) save(names ...string) error {
+	extra := map[string]string{
+		"seed":   strconv.FormatUint(t.o.Seed, 10),
+		"wall_s": strconv.FormatFloat(t.wall, 'f', 3, 64),
+	}
+	if !math.IsInf(t.bestEval, 1) {
+		extra["best_eval"] = strconv.FormatFloat(t.bestEval, 'g', -1, 64)
+	}
+	models.StateMeta(t.o.Model, t.o.Env, extra)
+	meta := checkpoints.Meta{
+		Family: t.o.Family.Name, Version: t.o.Version, Config: configs.JSON(t.o.Config),
+		Step: t.step, Epoch: t.step / t.spe, RNG: t.o.RNG.State(), Extra: extra,
+	}
+	tensors := models.StateTensors(t.o.Model)
+	for _, name := range names {
+		if err := checkpoints.Write(filepath.Join(t.o.RunDir, name), tensors, meta.Encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// window averages metrics and measures throughput between two log lines.
+type window struct {
+	sums    models.Metrics
+	steps   int
+	samples int
+	elapsed time.Duration
+}
+
+func (w *window) add(ms models.Metrics, rows int, d time.Duration) {
+	if w.sums == nil {
+		w.sums = make(models.Metrics, len(ms))
+		for i, m := range ms {
+			w.sums[i].Name = m.Name
+		}
+	}
+	for i, m := range ms {
+		w.sums[i].Value += m.Value
+	}
+	w.steps++
+	w.samples += rows
+	w.elapsed += d
+}
+
+func (w *window) mean() models.Metrics {
+	out := make(models.Metrics, len(w.sums))
+	for i, m := range w.sums {
+		out[i] = models.Metric{Name: m.Name, Value: m.Value / float64(max(w.steps, 1))}
+	}
+	return out
+}
+
+func (w *window) rate() float64 {
+	if w.elapsed <= 0 {
+		return 0
+	}
+	return float64(w.samples) / w.elapsed.Seconds()
+}
