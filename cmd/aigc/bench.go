@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/graph"
+	"github.com/aigc-go/aigc/internal/rng"
+	"github.com/aigc-go/aigc/models"
+)
+
+type benchOptions struct {
+	*globalOptions
+	Model  string
+	Config configFlags
+	Data   string
+	Steps  int
+	Warmup int
+	JSON   bool
+}
+
+func newBenchCmd(g *globalOptions) *cobra.Command {
+	o := &benchOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "bench MODEL",
+		Short: "Time training steps: ms/step, steps/s, samples/s and achieved GFLOP/s",
+		Long: "bench builds MODEL from its config, runs warm-up steps, then times training steps on\n" +
+			"real batches. GFLOP/s counts the matrix products of a step (forward and backward).",
+		Example: "  aigc bench vae\n  aigc bench vae --steps 200 --threads 1 --json",
+		Args:    exactArgs(1, "one MODEL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Model = args[0]
+			return runBench(cmd.Context(), o)
+		},
+	}
+	o.Config.bind(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.Data, "data", "", "image folder or downloaded set name (default: the embedded MNIST)")
+	f.IntVar(&o.Steps, "steps", 100, "timed training steps")
+	f.IntVar(&o.Warmup, "warmup", 10, "untimed steps first")
+	f.BoolVar(&o.JSON, "json", false, "print the results as JSON")
+	return cmd
+}
+
+// benchReport is what bench prints.
+type benchReport struct {
+	Model        string  `json:"model"`
+	Device       string  `json:"device"`
+	Threads      int     `json:"threads"`
+	BLAS         string  `json:"blas"`
+	Backend      string  `json:"backend"`
+	BatchSize    int     `json:"batch_size"`
+	Steps        int     `json:"steps"`
+	MsPerStep    float64 `json:"ms_per_step"`
+	StepsPerS    float64 `json:"steps_per_s"`
+	SamplesPerS  float64 `json:"samples_per_s"`
+	FLOPsPerStep int64   `json:"flops_per_step"`
+	GFLOPS       float64 `json:"gflops"`
+}
+
+func runBench(ctx context.Context, o *benchOptions) error {
+	if o.Steps < 1 || o.Warmup < 0 {
+		return usageError{fmt.Errorf("--steps must be >= 1 and --warmup >= 0 (got %d, %d)", o.Steps, o.Warmup)}
+	}
+	fam, cfg, err := o.Config.load(o.Model)
+	if err != nil {
+		return err
+	}
+	data, err := loadImages(fam, cfg, o.Data, o.Seed)
+	if err != nil {
+		return err
+	}
+	dev, err := o.chooseDevice()
+	if err != nil {
+		return err
+	}
+	r := rng.New(o.Seed)
+	m, err := fam.Build(cfg, data.Env, r)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+
+	if err := steps(ctx, m, data.Train, r, o.Warmup); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := steps(ctx, m, data.Train, r, o.Steps); err != nil {
+		return err
+	}
+	elapsed := time.Since(start).Seconds()
+
+	bs := cfg.TrainConfig().BatchSize
+	rep := benchReport{
+		Model: fam.Name, Device: string(dev), Threads: runtime.GOMAXPROCS(0), BLAS: graph.BLAS(),
+		Backend: graph.BackendName(), BatchSize: bs, Steps: o.Steps,
+		MsPerStep:    1000 * elapsed / float64(o.Steps),
+		StepsPerS:    float64(o.Steps) / elapsed,
+		SamplesPerS:  float64(o.Steps*bs) / elapsed,
+		FLOPsPerStep: m.StepFLOPs(),
+	}
+	rep.GFLOPS = float64(rep.FLOPsPerStep) * rep.StepsPerS / 1e9
+	if o.JSON {
+		enc := json.NewEncoder(o.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintf(o.Out, "%s: batch %d, %d steps after %d warm-up, %s with %d threads (%s, %s)\n",
+		rep.Model, bs, rep.Steps, o.Warmup, rep.Device, rep.Threads, rep.BLAS, rep.Backend)
+	fmt.Fprintf(o.Out, "  %.2f ms/step  %.1f steps/s  %.0f samples/s  %.1f GFLOP/s (%.3f GFLOP/step)\n",
+		rep.MsPerStep, rep.StepsPerS, rep.SamplesPerS, rep.GFLOPS, float64(rep.FLOPsPerStep)/1e9)
+	return nil
+}
+
+// steps runs n training steps, crossing epochs as needed.
+func steps(ctx context.Context, m models.Model, s datasets.Stream, r *rng.RNG, n int) error {
+	for epoch := 0; n > 0; epoch++ {
+		sctx, cancel := context.WithCancel(ctx)
+		for b := range s.Epoch(sctx, epoch, 0) {
+			_, err := m.TrainStep(b, r)
+			b.Release()
+			if err != nil {
+				cancel()
+				return err
+			}
+			if n--; n == 0 {
+				break
+			}
+		}
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

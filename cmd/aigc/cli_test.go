@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aigc-go/aigc/datasets"
+)
+
+const smallData = "testdata/mnist-small"
+
+// tiny is a VAE config small enough for tests to train in milliseconds.
+var tiny = []string{"--data", smallData, "--set", "hidden=8", "--set", "latent=2", "--set", "batch_size=16"}
+
+type result struct {
+	code          int
+	stdout, stderr string
+}
+
+func run(t *testing.T, ctx context.Context, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := execute(ctx, args, &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
+func aigc(t *testing.T, args ...string) result {
+	t.Helper()
+	return run(t, context.Background(), args...)
+}
+
+func mustSucceed(t *testing.T, r result) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestTrainSampleEval(t *testing.T) {
+	dir := t.TempDir()
+	r := aigc(t, append([]string{"train", "vae", "--device", "cpu", "--run", dir, "--steps", "5"}, tiny...)...)
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "hidden: 8") || !strings.Contains(r.stdout, "step 5") {
+		t.Fatalf("train output lacks the effective config or the final step:\n%s", r.stdout)
+	}
+	for _, f := range []string{"latest.safetensors", "best.safetensors", "config.yaml", "metrics.jsonl"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Rerunning the same command resumes, and has nothing left to do.
+	r = aigc(t, append([]string{"train", "vae", "--device", "cpu", "--run", dir, "--steps", "5"}, tiny...)...)
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "resuming from") {
+		t.Fatalf("no resume line:\n%s", r.stdout)
+	}
+
+	grid := filepath.Join(dir, "grid.png")
+	mustSucceed(t, aigc(t, "sample", "vae", "--run", dir, "-n", "10", "-o", grid, "--seed", "3"))
+	f, err := os.Open(grid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 images, 8 per row: 2 rows of 28+2 pixels plus the outer 2-pixel border.
+	if b := img.Bounds(); b.Dx() != 8*30+2 || b.Dy() != 2*30+2 {
+		t.Fatalf("grid is %dx%d", b.Dx(), b.Dy())
+	}
+
+	npy := filepath.Join(dir, "s.npy")
+	mustSucceed(t, aigc(t, "sample", "vae", "--run", dir, "-n", "3", "-o", npy))
+	nf, err := os.Open(npy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, shape, err := datasets.ReadNPY(nf, npy)
+	nf.Close()
+	if err != nil || len(shape) != 3 || shape[0] != 3 || shape[1] != 28 || len(data) != 3*784 {
+		t.Fatalf("npy: %v %v %d", err, shape, len(data))
+	}
+
+	r = aigc(t, "eval", "vae", "--run", dir, "--data", smallData, "--json")
+	mustSucceed(t, r)
+	var rep evalReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	loss := rep.Metrics["loss"]
+	if math.IsNaN(loss) || math.IsInf(loss, 0) || loss <= 0 || rep.Examples != 64 || rep.Step != 5 {
+		t.Fatalf("eval report %+v", rep)
+	}
+	if len(rep.Figures) != 2 {
+		t.Fatalf("figures %v", rep.Figures)
+	}
+	r = aigc(t, "eval", "vae", "--run", dir, "--data", smallData)
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "loss ") || !strings.Contains(r.stdout, "reconstructions.png") {
+		t.Fatalf("eval output:\n%s", r.stdout)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope.yaml")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"train", "vae", "--set", "lrr=1"}, 1, `unknown config key "lrr" (did you mean "lr"?)`},
+		{[]string{"train", "vae", "--set", "batch_size=0"}, 1, "batch_size must be > 0 (got 0)"},
+		{[]string{"train", "vae", "--set", "lr=0"}, 1, "lr must be > 0 (got 0)"},
+		{[]string{"train", "vae", "--set", "epochs=-2"}, 1, "epochs must be >= 0 (got -2)"},
+		{[]string{"train", "vae", "--config", missing}, 1, "config file " + missing + ": no such file"},
+		{[]string{"train", "vae", "--steps", "-1"}, 2, "--steps must be >= 0"},
+		{[]string{"train", "nosuch"}, 2, `unknown model "nosuch"`},
+		{[]string{"train"}, 2, "takes one MODEL"},
+		{[]string{"train", "vae", "--bogus"}, 2, "unknown flag: --bogus"},
+		{[]string{"train", "vae", "--data", filepath.Join(dir, "none")}, 1, "none"},
+		{[]string{"train", "vae", "--device", "tpu"}, 2, `--device "tpu": want auto, cpu or cuda`},
+		{[]string{"sample", "vae", "-n", "0", "--run", dir}, 2, "-n must be between 1 and 100000 (got 0)"},
+		{[]string{"sample", "vae", "-n", "1000000", "--run", dir}, 2, "(got 1000000)"},
+		{[]string{"sample", "vae", "--run", dir}, 1, "no checkpoint in " + dir},
+		{[]string{"sample", "vae", "--checkpoint", missing}, 1, "checkpoint " + missing},
+		{[]string{"sample", "vae", "--format", "gif", "--run", dir}, 2, `--format "gif"`},
+		{[]string{"eval", "vae", "--run", dir}, 1, "no checkpoint in " + dir},
+	}
+	for _, c := range cases {
+		r := aigc(t, c.args...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("aigc %s: exit %d, stderr %q; want exit %d and %q", strings.Join(c.args, " "), r.code, r.stderr, c.code, c.want)
+		}
+		if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines > 0 && c.code != 0 {
+			t.Errorf("aigc %s: error is not one line: %q", strings.Join(c.args, " "), r.stderr)
+		}
+	}
+}
+
+func TestUnwritableOutputLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	mustSucceed(t, aigc(t, append([]string{"train", "vae", "--run", dir, "--steps", "1", "-q"}, tiny...)...))
+	blocker := filepath.Join(dir, "file")
+	os.WriteFile(blocker, []byte("x"), 0o644)
+	out := filepath.Join(blocker, "grid.png") // a path under a regular file fails even as root
+	r := aigc(t, "sample", "vae", "--run", dir, "-o", out)
+	if r.code != 1 || !strings.Contains(r.stderr, "cannot write "+out) {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Fatalf("left %s behind", e.Name())
+		}
+	}
+}
+
+// A signal during training: the step finishes, a checkpoint is saved, the way to resume is
+// printed and the exit status is 130.
+func TestInterruptedTrainingExits130(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the signal arrives before the first step
+	args := append([]string{"train", "vae", "--run", dir, "--fresh"}, tiny...)
+	r := run(t, ctx, args...)
+	if r.code != 130 {
+		t.Fatalf("exit %d, want 130; stderr %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "saved "+filepath.Join(dir, "latest.safetensors")) ||
+		!strings.Contains(r.stderr, "resume with: aigc train vae --run "+dir+" --data") ||
+		strings.Contains(r.stderr, "--fresh") {
+		t.Fatalf("stderr: %s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "latest.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeviceFallsBackToCPU(t *testing.T) {
+	dir := t.TempDir()
+	r := aigc(t, append([]string{"train", "vae", "--device", "cuda", "--run", dir, "--steps", "1", "-q"}, tiny...)...)
+	mustSucceed(t, r)
+	if !strings.Contains(r.stderr, "--device cuda") || !strings.Contains(r.stderr, "running on the CPU") ||
+		strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("stderr %q: want one line saying the CPU is used", r.stderr)
+	}
+}
+
+func TestInfoCommands(t *testing.T) {
+	r := aigc(t, "models")
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "vae:") || !strings.Contains(r.stdout, "batch_size: 128") {
+		t.Fatalf("models:\n%s", r.stdout)
+	}
+	r = aigc(t, "models", "--json")
+	mustSucceed(t, r)
+	var fams []struct {
+		Name   string
+		Config map[string]any
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &fams); err != nil || len(fams) == 0 || fams[0].Config["lr"] != 0.001 {
+		t.Fatalf("models --json: %v %s", err, r.stdout)
+	}
+	for _, args := range [][]string{{"version", "--json"}, {"devices", "--json"}} {
+		r = aigc(t, args...)
+		mustSucceed(t, r)
+		var v any
+		if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, r.stdout)
+		}
+	}
+	r = aigc(t, "version")
+	mustSucceed(t, r)
+	if !strings.HasPrefix(r.stdout, "aigc ") {
+		t.Fatalf("version: %s", r.stdout)
+	}
+}
+
+func TestBench(t *testing.T) {
+	r := aigc(t, append([]string{"bench", "vae", "--steps", "3", "--warmup", "1", "--json"}, tiny...)...)
+	mustSucceed(t, r)
+	var rep benchReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Steps != 3 || !(rep.MsPerStep > 0) || !(rep.SamplesPerS > 0) || !(rep.GFLOPS > 0) || rep.FLOPsPerStep == 0 {
+		t.Fatalf("bench report %+v", rep)
+	}
+}
+
+// data download fetches from a mirror (here a local server holding the embedded files)
+// and checks the SHA-256 of each file.
+func TestDataDownload(t *testing.T) {
+	srv := httptest.NewServer(http.FileServer(http.Dir("../../datasets/mnist")))
+	defer srv.Close()
+	cache := t.TempDir()
+	r := aigc(t, "data", "download", "mnist", "--cache", cache, "--mirror", srv.URL+"/")
+	mustSucceed(t, r)
+	if _, err := os.Stat(filepath.Join(cache, "mnist", "t10k-labels-idx1-ubyte.gz")); err != nil {
+		t.Fatal(err)
+	}
+	r = aigc(t, "data", "download", "nosuch", "--cache", cache)
+	if r.code != 1 || !strings.Contains(r.stderr, "fashion-mnist") {
+		t.Fatalf("unknown set: exit %d %q", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aigc-go/aigc/configs"
+	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/models"
+	"github.com/aigc-go/aigc/train"
+)
+
+// configFlags are the flags that build a model's configuration.
+type configFlags struct {
+	File string
+	Sets []string
+}
+
+func (c *configFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.File, "config", "", "YAML file of config keys over the model's defaults (see aigc models)")
+	cmd.Flags().StringArrayVar(&c.Sets, "set", nil, "override one config key, e.g. --set epochs=1 (repeatable)")
+}
+
+// load returns the family and its effective config: defaults, then the file, then --set.
+func (c *configFlags) load(name string) (*models.Family, configs.Config, error) {
+	fam, err := models.Lookup(name)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	cfg := fam.NewConfig()
+	if err := configs.Load(cfg, name, c.File, c.Sets); err != nil {
+		return nil, nil, err
+	}
+	return fam, cfg, nil
+}
+
+// imageData is a family's image set, streamed in its batch size and pixel range.
+type imageData struct {
+	Set         *datasets.ImageSet
+	Train, Test *datasets.ImageStream
+	Env         models.Env
+}
+
+// loadImages reads --data (a folder, a downloaded set's name, or "" for the embedded
+// MNIST) and makes its training and evaluation streams.
+func loadImages(fam *models.Family, cfg configs.Config, dir string, seed uint64) (*imageData, error) {
+	if fam.Data != models.Images {
+		return nil, fmt.Errorf("model %s reads %s, not images", fam.Name, fam.Data)
+	}
+	set, err := datasets.LoadImages(dir)
+	if err != nil {
+		return nil, err
+	}
+	bs := cfg.TrainConfig().BatchSize
+	lo, hi := fam.PixelRange[0], fam.PixelRange[1]
+	d := &imageData{Set: set, Env: models.Env{ImageH: set.Train.H, ImageW: set.Train.W}}
+	if d.Train, err = datasets.NewImageStream(set.Train, datasets.ImageStreamOptions{
+		BatchSize: bs, Shuffle: true, Seed: seed, Lo: lo, Hi: hi}); err != nil {
+		return nil, err
+	}
+	if d.Test, err = datasets.NewImageStream(set.Test, datasets.ImageStreamOptions{
+		BatchSize: bs, Lo: lo, Hi: hi}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// runDir is --run, defaulting to runs/MODEL.
+func runDir(run, model string) string {
+	if run != "" {
+		return run
+	}
+	return filepath.Join("runs", model)
+}
+
+// checkpointPath is --checkpoint, or the run directory's best checkpoint (lowest
+// evaluation loss), or its latest.
+func checkpointPath(run, checkpoint string) (string, error) {
+	if checkpoint != "" {
+		return checkpoint, nil
+	}
+	for _, name := range []string{train.BestFile, train.LatestFile} {
+		p := filepath.Join(run, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no checkpoint in %s: train first (aigc train ... --run %s) or give --checkpoint FILE", run, run)
+}

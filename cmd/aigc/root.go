@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/aigc-go/aigc/graph"
+	"github.com/aigc-go/aigc/train"
+)
+
+// version is set at build time: -ldflags "-X main.version=...".
+var version = "dev"
+
+// globalOptions are the flags every command takes, and where output goes.
+type globalOptions struct {
+	Device  string
+	Seed    uint64
+	Threads int
+	Quiet   bool
+
+	Out, Err io.Writer
+	Terminal bool     // Out is a terminal: progress bars are drawn
+	Args     []string // the command line, for hints such as how to resume
+}
+
+// usageError marks a mistake in the command line (exit status 2).
+type usageError struct{ error }
+
+// exitInterrupted is the status of a run stopped by a signal, as shells report SIGINT.
+const exitInterrupted = 130
+
+// execute runs the command line and returns the process exit status.
+func execute(ctx context.Context, args []string, out, errOut io.Writer) int {
+	g := &globalOptions{Out: out, Err: errOut, Args: args}
+	if f, ok := out.(*os.File); ok {
+		g.Terminal = term.IsTerminal(int(f.Fd()))
+	}
+	root := newRootCmd(g)
+	root.SetArgs(args)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, train.ErrInterrupted):
+		return exitInterrupted
+	}
+	fmt.Fprintf(errOut, "aigc: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+func newRootCmd(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "aigc",
+		Short: "Train, sample and evaluate generative models (VAE, GAN, RNN, LSTM, Transformer)",
+		Long: "aigc trains and samples the classic generative model families on real data,\n" +
+			"on the CPU or an NVIDIA GPU, from one binary with its data built in.",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       version,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if g.Threads < 0 {
+				return usageError{fmt.Errorf("--threads must be >= 0 (got %d)", g.Threads)}
+			}
+			if _, _, err := graph.ChooseDevice(g.Device); err != nil {
+				return usageError{err} // a bad --device fails before any work; the note comes later
+			}
+			graph.SetThreads(g.Threads)
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.Device, "device", "auto", "where to compute: auto, cpu or cuda")
+	pf.Uint64Var(&g.Seed, "seed", 1, "seed of every random choice (initialisation, shuffling, noise, sampling)")
+	pf.IntVar(&g.Threads, "threads", 0, "CPU threads for computation (0: all cores)")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only results and errors")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
+	})
+	root.AddCommand(newTrainCmd(g), newSampleCmd(g), newEvalCmd(g), newBenchCmd(g),
+		newModelsCmd(g), newDevicesCmd(g), newVersionCmd(g), newDataCmd(g))
+	return root
+}
+
+// exactArgs is cobra.ExactArgs with an error that counts as a usage error.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s takes %s (see %s --help)", cmd.CommandPath(), what, cmd.CommandPath())}
+		}
+		return nil
+	}
+}
+
+// chooseDevice resolves --device, printing the one line that says when the CPU is used
+// instead of what was asked for.
+func (g *globalOptions) chooseDevice() (graph.Device, error) {
+	d, note, err := graph.ChooseDevice(g.Device)
+	if err != nil {
+		return "", usageError{err}
+	}
+	if note != "" {
+		fmt.Fprintln(g.Err, note)
+	}
+	return d, nil
+}
+
+// say prints a line unless --quiet.
+func (g *globalOptions) say(format string, a ...any) {
+	if !g.Quiet {
+		fmt.Fprintf(g.Out, format+"\n", a...)
+	}
+}

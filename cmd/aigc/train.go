@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aigc-go/aigc/configs"
+	"github.com/aigc-go/aigc/internal/rng"
+	"github.com/aigc-go/aigc/train"
+)
+
+type trainOptions struct {
+	*globalOptions
+	Model     string
+	Config    configFlags
+	Data      string
+	Run       string
+	Steps     int
+	SaveEvery int // -1: the config's save_every
+	Fresh     bool
+}
+
+func newTrainCmd(g *globalOptions) *cobra.Command {
+	o := &trainOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "train MODEL",
+		Short: "Train a model, resuming its run directory's latest checkpoint",
+		Example: "  aigc train vae\n" +
+			"  aigc train vae --set epochs=1 --run runs/vae-short\n" +
+			"  aigc train vae --data fashion-mnist --steps 100",
+		Args: exactArgs(1, "one MODEL (see aigc models)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Model = args[0]
+			return runTrain(cmd.Context(), o)
+		},
+	}
+	o.Config.bind(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.Data, "data", "", "image folder or downloaded set name (default: the embedded MNIST)")
+	f.StringVar(&o.Run, "run", "", "run directory for config, metrics and checkpoints (default runs/MODEL)")
+	f.IntVar(&o.Steps, "steps", 0, "stop after N optimiser steps in all (0: train every epoch)")
+	f.IntVar(&o.SaveEvery, "save-every", -1, "also checkpoint every N steps (default: the config's save_every)")
+	f.BoolVar(&o.Fresh, "fresh", false, "start over, discarding the run directory's checkpoints")
+	return cmd
+}
+
+func runTrain(ctx context.Context, o *trainOptions) error {
+	if o.Steps < 0 {
+		return usageError{fmt.Errorf("--steps must be >= 0 (got %d)", o.Steps)}
+	}
+	if o.SaveEvery >= 0 {
+		o.Config.Sets = append(o.Config.Sets, "save_every="+strconv.Itoa(o.SaveEvery))
+	}
+	fam, cfg, err := o.Config.load(o.Model)
+	if err != nil {
+		return err
+	}
+	data, err := loadImages(fam, cfg, o.Data, o.Seed)
+	if err != nil {
+		return err
+	}
+	if _, err := o.chooseDevice(); err != nil {
+		return err
+	}
+	dir := runDir(o.Run, o.Model)
+	if !o.Quiet {
+		fmt.Fprintf(o.Out, "training %s on %s (%d images), run directory %s\n%s", fam.Name, data.Set.Name,
+			data.Set.Train.N, dir, indent(configs.YAML(cfg)))
+	}
+	r := rng.New(o.Seed)
+	m, err := fam.Build(cfg, data.Env, r)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	res, err := train.Run(ctx, train.Options{
+		Family: fam, Config: cfg, Env: data.Env, Model: m, Train: data.Train, Eval: data.Test,
+		RNG: r, Seed: o.Seed, RunDir: dir, MaxSteps: o.Steps, Fresh: o.Fresh,
+		Out: o.Out, Bar: o.Terminal, Quiet: o.Quiet, Version: version,
+	})
+	if errors.Is(err, train.ErrInterrupted) {
+		fmt.Fprintf(o.Err, "aigc: interrupted at step %d; saved %s\nresume with: %s\n", res.Step, res.Latest, o.resumeCommand())
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("%s: step %d, epoch %d", dir, res.Step, res.Epoch)
+	if len(res.Eval) > 0 {
+		summary += fmt.Sprintf(", eval %s %.4g", res.Eval[0].Name, res.Eval[0].Value)
+	}
+	fmt.Fprintln(o.Out, summary)
+	o.say("sample with: aigc sample %s --run %s", fam.Name, dir)
+	return nil
+}
+
+// indent prefixes every line of a YAML dump for display under a heading.
+func indent(b []byte) string {
+	lines := strings.SplitAfter(strings.TrimRight(string(b), "\n"), "\n")
+	return "  " + strings.Join(lines, "  ") + "\n"
+}
+
+// resumeCommand is the command line that continues this run: the same one, less --fresh.
+func (o *trainOptions) resumeCommand() string {
+	parts := []string{"aigc"}
+	for _, a := range o.Args {
+		if a == "--fresh" || a == "--fresh=true" {
+			continue
+		}
+		if strings.ContainsAny(a, " \t'\"$") {
+			a = strconv.Quote(a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
