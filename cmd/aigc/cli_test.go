@@ -22,7 +22,7 @@ const smallData = "testdata/mnist-small"
 var tiny = []string{"--data", smallData, "--set", "hidden=8", "--set", "latent=2", "--set", "batch_size=16"}
 
 type result struct {
-	code          int
+	code           int
 	stdout, stderr string
 }
 
