@@ -20,6 +20,11 @@ type ImageStreamOptions struct {
 	// visited in order.
 	Shuffle bool
 	Seed    uint64
+	// DropLast drops the examples left over after the last full batch (a different
+	// remainder each epoch when shuffling), like PyTorch's drop_last=True. Without it the
+	// last batch is zero-padded and its Valid counts the real rows, so every example is
+	// used once per epoch.
+	DropLast bool
 	// Lo and Hi are the range pixels are mapped into, linearly from 0..255. Both zero
 	// means [0, 1].
 	Lo, Hi float32
@@ -27,15 +32,15 @@ type ImageStreamOptions struct {
 	Prefetch int
 }
 
-// ImageStream streams minibatches of images.
+// ImageStream streams minibatches of images. Every batch has BatchSize rows, so models
+// build fixed-shape graphs. In training mode (Shuffle) each epoch visits the examples in
+// its own permutation; in evaluation mode, in order.
 //
-// In training mode (Shuffle) every batch is full: the examples left over after the last
-// full batch are dropped for that epoch (like PyTorch's drop_last=True), so models can
-// build fixed-shape graphs; a different remainder is dropped each epoch.
-// BatchesPerEpoch is N / BatchSize.
-//
-// In evaluation mode every example is seen exactly once, in order. BatchesPerEpoch is
-// ceil(N / BatchSize), and the last batch is zero-padded: its Valid counts the real rows.
+// The last partial batch: with DropLast its examples are skipped for the epoch and
+// BatchesPerEpoch is N / BatchSize. Otherwise (aigc's choice for training and
+// evaluation alike, as PyTorch's DataLoader) BatchesPerEpoch is ceil(N / BatchSize) and
+// the last batch is zero-padded: its Valid counts the real rows, and models weight their
+// losses so that padding rows count for nothing.
 type ImageStream struct {
 	im       *Images
 	opts     ImageStreamOptions
@@ -62,7 +67,7 @@ func NewImageStream(im *Images, opts ImageStreamOptions) (*ImageStream, error) {
 	if opts.BatchSize <= 0 {
 		return nil, fmt.Errorf("%s: batch size must be positive, got %d", im.Source, opts.BatchSize)
 	}
-	if opts.Shuffle && opts.BatchSize > im.N {
+	if opts.DropLast && opts.BatchSize > im.N {
 		return nil, fmt.Errorf("%s: batch size %d is larger than the %d training examples",
 			im.Source, opts.BatchSize, im.N)
 	}
@@ -80,7 +85,7 @@ func NewImageStream(im *Images, opts ImageStreamOptions) (*ImageStream, error) {
 	}
 
 	s := &ImageStream{im: im, opts: opts, features: im.H * im.W}
-	if opts.Shuffle {
+	if opts.DropLast {
 		s.batches = im.N / opts.BatchSize
 	} else {
 		s.batches = (im.N + opts.BatchSize - 1) / opts.BatchSize

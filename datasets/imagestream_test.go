@@ -94,12 +94,12 @@ func TestImageStreamEvaluationBatchLargerThanSet(t *testing.T) {
 
 func TestImageStreamTraining(t *testing.T) {
 	const n, size = 103, 10
-	s := newStream(t, indexedImages(n, 2, 2), ImageStreamOptions{BatchSize: size, Shuffle: true, Seed: 7})
+	s := newStream(t, indexedImages(n, 2, 2), ImageStreamOptions{BatchSize: size, Shuffle: true, Seed: 7, DropLast: true})
 	if s.BatchesPerEpoch() != n/size {
 		t.Fatalf("%d batches", s.BatchesPerEpoch())
 	}
 	order := func(seed uint64, epoch int) []int {
-		s := newStream(t, indexedImages(n, 2, 2), ImageStreamOptions{BatchSize: size, Shuffle: true, Seed: seed})
+		s := newStream(t, indexedImages(n, 2, 2), ImageStreamOptions{BatchSize: size, Shuffle: true, Seed: seed, DropLast: true})
 		var all []int
 		for _, rows := range collect(t, s, epoch, 0) {
 			if len(rows) != size {
@@ -133,6 +133,29 @@ func TestImageStreamTraining(t *testing.T) {
 	}
 	if slices.Equal(order(8, 0), first) {
 		t.Error("seeds 7 and 8 have the same order")
+	}
+}
+
+// Without DropLast a shuffled epoch uses every example once; the last batch is padded.
+func TestImageStreamTrainingKeepsLastBatch(t *testing.T) {
+	const n, size = 103, 10
+	s := newStream(t, indexedImages(n, 2, 2), ImageStreamOptions{BatchSize: size, Shuffle: true, Seed: 7})
+	if s.BatchesPerEpoch() != 11 {
+		t.Fatalf("%d batches, want 11", s.BatchesPerEpoch())
+	}
+	batches := collect(t, s, 2, 0)
+	var all []int
+	for i, rows := range batches {
+		if want := min(size, n-i*size); len(rows) != want {
+			t.Fatalf("batch %d has %d valid rows, want %d", i, len(rows), want)
+		}
+		all = append(all, rows...)
+	}
+	slices.Sort(all)
+	for i, k := range all {
+		if k != i {
+			t.Fatalf("epoch is not a permutation of all %d examples: %v", n, all)
+		}
 	}
 }
 
@@ -204,7 +227,7 @@ func TestImageStreamOptionErrors(t *testing.T) {
 		{"labels", &badLabels, ImageStreamOptions{BatchSize: 1}, "test: 3 labels for 10 images"},
 		{"zero batch", im, ImageStreamOptions{}, "test: batch size must be positive, got 0"},
 		{"negative batch", im, ImageStreamOptions{BatchSize: -3}, "batch size must be positive, got -3"},
-		{"batch over set", im, ImageStreamOptions{BatchSize: 11, Shuffle: true}, "test: batch size 11 is larger than the 10 training examples"},
+		{"batch over set", im, ImageStreamOptions{BatchSize: 11, Shuffle: true, DropLast: true}, "test: batch size 11 is larger than the 10 training examples"},
 		{"empty range", im, ImageStreamOptions{BatchSize: 1, Lo: 1, Hi: 1}, "pixel range [1, 1] is empty"},
 		{"inverted range", im, ImageStreamOptions{BatchSize: 1, Lo: 1, Hi: -1}, "pixel range [1, -1] is empty"},
 		{"NaN range", im, ImageStreamOptions{BatchSize: 1, Hi: float32(math.NaN())}, "is empty"},

@@ -67,3 +67,15 @@ func Scalar(like *G.Node, v float64) *G.Node {
 	}
 	return G.NewConstant(float32(v))
 }
+
+// MeanWeights fills w with the weights that turn a weighted sum over a batch's rows into
+// the mean over its first valid rows: 1/valid for those, 0 for the padding rows after them.
+func MeanWeights(w []float32, valid int) {
+	for i := range w {
+		if i < valid {
+			w[i] = 1 / float32(valid)
+		} else {
+			w[i] = 0
+		}
+	}
+}

@@ -60,10 +60,11 @@ type VAE struct {
 	opt                       *graph.Adam
 
 	// One training graph of batch size B: its loss and gradients compile into train, and
-	// its per-image losses into eval, which shares its inputs.
-	x, eps *G.Node
-	train  *graph.Gradients
-	eval   *graph.Program
+	// its per-image losses into eval, which shares its inputs. weight holds 1/Valid for
+	// the batch's real rows and 0 for padding, so the loss is the mean over real images.
+	x, eps, weight *G.Node
+	train          *graph.Gradients
+	eval           *graph.Program
 
 	// Inference programs of a fixed chunk size, compiled on first use.
 	encoder, decoder *chunked
@@ -110,15 +111,16 @@ func (m *VAE) compile() error {
 	return graph.Build(func() {
 		m.x = graph.Input(g, "x", tensor.Float32, b, m.pixels)
 		m.eps = graph.Input(g, "eps", tensor.Float32, b, m.cfg.Latent)
+		m.weight = graph.Input(g, "weight", tensor.Float32, b)
 		mu, logvar := m.encode(m.x)
 		logits := m.decode(reparameterize(mu, logvar, m.eps))
 		bce := graph.BCEWithLogits(logits, m.x) // per image
 		kl := graph.GaussianKL(mu, logvar)      // per image
 		perImage := graph.Add(bce, kl)
-		loss := graph.Mean(perImage)
+		mean := func(v *G.Node) *G.Node { return graph.Sum(graph.Mul(v, m.weight)) }
 
 		var err error
-		if m.train, err = graph.CompileGradients(loss, m.params.All(), graph.Mean(bce), graph.Mean(kl)); err != nil {
+		if m.train, err = graph.CompileGradients(mean(perImage), m.params.All(), mean(bce), mean(kl)); err != nil {
 			panic(err)
 		}
 		if m.eval, err = graph.Compile(perImage, bce, kl); err != nil {
@@ -136,11 +138,12 @@ func (m *VAE) Optimizers() []*graph.Adam { return []*graph.Adam{m.opt} }
 // StepFLOPs implements Model.
 func (m *VAE) StepFLOPs() int64 { return m.train.FLOPs() }
 
-// feed copies a batch and fresh noise into the graph's inputs.
+// feed copies a batch, its row weights and fresh noise into the graph's inputs.
 func (m *VAE) feed(b *datasets.Batch, r *rng.RNG) error {
 	if err := graph.Feed(m.x, b.X); err != nil {
 		return err
 	}
+	graph.MeanWeights(graph.Buffer(m.weight), b.Valid)
 	r.FillNormal(graph.Buffer(m.eps))
 	return nil
 }

@@ -16,13 +16,18 @@ import (
 	"github.com/aigc-go/aigc/internal/rng"
 )
 
-func newVAE(t *testing.T, env Env, sets ...string) *VAE {
+func defaultVAE(t testing.TB, sets ...string) *VAEConfig {
 	t.Helper()
 	cfg := &VAEConfig{}
 	if err := configs.Load(cfg, "vae", "", sets); err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewVAE(cfg, env, rng.New(1))
+	return cfg
+}
+
+func newVAE(t *testing.T, env Env, sets ...string) *VAE {
+	t.Helper()
+	m, err := NewVAE(defaultVAE(t, sets...), env, rng.New(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +101,7 @@ func TestVAEMatchesPyTorch(t *testing.T) {
 	if err := graph.Feed(m.eps, f.Eps); err != nil {
 		t.Fatal(err)
 	}
+	graph.MeanWeights(graph.Buffer(m.weight), f.Batch)
 	if err := m.train.Run(); err != nil {
 		t.Fatal(err)
 	}
@@ -143,14 +149,25 @@ func TestVAETrainStepLearns(t *testing.T) {
 	if bce, kl := last[1].Value, last[2].Value; math.Abs(bce+kl-last[0].Value) > 1e-3*last[0].Value {
 		t.Fatalf("loss %v != bce %v + kl %v", last[0].Value, bce, kl)
 	}
-	// Evaluation sums over the valid rows only.
+	// A padded batch (the last of an epoch): evaluation sums over the valid rows only,
+	// and training minimises their mean, whatever the padding rows hold.
 	b.Valid = 5
+	for i := 5 * 784; i < len(b.X); i++ {
+		b.X[i] = 0.5
+	}
 	sums, err := m.EvalStep(b, rng.New(4))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if per := sums[0].Value / 5; !(per > 0 && per < 2*first[0].Value) {
 		t.Fatalf("eval loss per image %v", per)
+	}
+	step, err := m.TrainStep(b, rng.New(4)) // the same noise: the loss before its update
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := math.Abs(step[0].Value - sums[0].Value/5); d > 1e-4*step[0].Value {
+		t.Fatalf("training loss %v on a padded batch, mean of the valid rows %v", step[0].Value, sums[0].Value/5)
 	}
 }
 

@@ -204,7 +204,7 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 	last := time.Now()
 	for b := range batches {
 		ms, err := t.o.Model.TrainStep(b, t.o.RNG)
-		rows := b.Rows
+		rows := b.Valid
 		b.Release()
 		if err != nil {
 			return false, fmt.Errorf("step %d: %w", t.step+1, err)
