@@ -43,12 +43,15 @@ func (a *Adam) Update(grads [][]float32) {
 	eps := float32(a.Eps)
 	for i, p := range a.params {
 		w, g, m, v := p.Data(), grads[i], a.m[i], a.v[i]
-		for j := range w {
-			gj := g[j]
-			m[j] = b1*m[j] + (1-b1)*gj
-			v[j] = b2*v[j] + (1-b2)*gj*gj
-			w[j] -= stepSize * m[j] / (float32(math.Sqrt(float64(v[j])))*invSqrtBC2 + eps)
-		}
+		// Memory-bound: four arrays streamed once, split among threads when large.
+		parallelFor(len(w), 1<<15, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				gj := g[j]
+				m[j] = b1*m[j] + (1-b1)*gj
+				v[j] = b2*v[j] + (1-b2)*gj*gj
+				w[j] -= stepSize * m[j] / (float32(math.Sqrt(float64(v[j])))*invSqrtBC2 + eps)
+			}
+		})
 	}
 }
 

@@ -13,6 +13,24 @@ import (
 // the finite-difference gradient checks.
 type float interface{ ~float32 | ~float64 }
 
+// pure supplies the Op methods that are the same for all of aigc's Ops: each returns a
+// new value (possibly written into memory the machine preallocated), overwrites no
+// input, and calls no external code the machine must batch.
+type pure struct{}
+
+func (pure) ReturnsPtr() bool     { return false }
+func (pure) CallsExtern() bool    { return false }
+func (pure) OverwritesInput() int { return -1 }
+
+// sameShape is InferShape for Ops whose output has the shape of their first input.
+func sameShape(ds []G.DimSizer) (tensor.Shape, error) {
+	ss, err := shapesOf(ds)
+	if err != nil {
+		return nil, err
+	}
+	return ss[0].Clone(), nil
+}
+
 // hashOf implements Op.Hashcode from Op.WriteHash. Gorgonia deduplicates nodes whose op
 // hash and children agree, so WriteHash must include every attribute of an Op.
 func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {

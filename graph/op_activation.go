@@ -63,10 +63,11 @@ func Tanh(x *G.Node) *G.Node { return applyActivation(tanh, 0, x) }
 func Sigmoid(x *G.Node) *G.Node { return applyActivation(sigmoid, 0, x) }
 
 func applyActivation(a activation, alpha float64, x *G.Node) *G.Node {
-	return must(G.ApplyOp(activationOp{a, alpha}, x))
+	return must(G.ApplyOp(activationOp{act: a, alpha: alpha}, x))
 }
 
 type activationOp struct {
+	pure
 	act   activation
 	alpha float64
 }
@@ -76,14 +77,8 @@ func (op activationOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	return hm.NewFnType(a, a)
 }
-func (op activationOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := shapesOf(ds)
-	if err != nil {
-		return nil, err
-	}
-	return ss[0].Clone(), nil
-}
-func (op activationOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+func (op activationOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) { return sameShape(ds) }
+func (op activationOp) Do(vs ...G.Value) (G.Value, error)                 { return op.UsePreallocDo(nil, vs...) }
 func (op activationOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
 	ts, err := inputs(op.String(), 1, vs)
 	if err != nil {
@@ -101,9 +96,6 @@ func (op activationOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, 
 	}
 	return y, nil
 }
-func (op activationOp) ReturnsPtr() bool      { return false }
-func (op activationOp) CallsExtern() bool     { return false }
-func (op activationOp) OverwritesInput() int  { return -1 }
 func (op activationOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "aigc.%s{%v}", op.act.name, op.alpha) }
 func (op activationOp) Hashcode() uint32      { return hashOf(op) }
 func (op activationOp) String() string {
@@ -114,26 +106,23 @@ func (op activationOp) String() string {
 }
 func (op activationOp) DiffWRT(int) []bool { return []bool{true} }
 func (op activationOp) SymDiff(_ G.Nodes, y, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(activationGradOp{op}, y, grad)
+	dx, err := G.ApplyOp(activationGradOp{fwd: op}, y, grad)
 	return G.Nodes{dx}, err
 }
 
 // activationGradOp computes dx = dy · f'(x) from (y, dy).
-type activationGradOp struct{ fwd activationOp }
+type activationGradOp struct {
+	pure
+	fwd activationOp
+}
 
 func (op activationGradOp) Arity() int { return 2 }
 func (op activationGradOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	return hm.NewFnType(a, a, a)
 }
-func (op activationGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := shapesOf(ds)
-	if err != nil {
-		return nil, err
-	}
-	return ss[0].Clone(), nil
-}
-func (op activationGradOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+func (op activationGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) { return sameShape(ds) }
+func (op activationGradOp) Do(vs ...G.Value) (G.Value, error)                 { return op.UsePreallocDo(nil, vs...) }
 func (op activationGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
 	ts, err := inputs(op.String(), 2, vs)
 	if err != nil {
@@ -151,9 +140,6 @@ func (op activationGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Val
 	}
 	return dx, nil
 }
-func (op activationGradOp) ReturnsPtr() bool     { return false }
-func (op activationGradOp) CallsExtern() bool    { return false }
-func (op activationGradOp) OverwritesInput() int { return -1 }
 func (op activationGradOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "aigc.%sGrad{%v}", op.fwd.act.name, op.fwd.alpha)
 }

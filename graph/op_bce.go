@@ -20,7 +20,7 @@ func BCEWithLogits(logits, targets *G.Node) *G.Node {
 	return must(G.ApplyOp(bceLogitsOp{}, logits, targets))
 }
 
-type bceLogitsOp struct{}
+type bceLogitsOp struct{ pure }
 
 func (op bceLogitsOp) Arity() int { return 2 }
 func (op bceLogitsOp) Type() hm.Type {
@@ -57,9 +57,6 @@ func (op bceLogitsOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, e
 	}
 	return out, nil
 }
-func (op bceLogitsOp) ReturnsPtr() bool      { return false }
-func (op bceLogitsOp) CallsExtern() bool     { return false }
-func (op bceLogitsOp) OverwritesInput() int  { return -1 }
 func (op bceLogitsOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "aigc.BCEWithLogits") }
 func (op bceLogitsOp) Hashcode() uint32      { return hashOf(op) }
 func (op bceLogitsOp) String() string        { return "BCEWithLogits" }
@@ -69,19 +66,23 @@ func (op bceLogitsOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{dl, nil}, err
 }
 
+// bceRows is the forward pass, one row per output; rows are shared among threads since
+// log1p and exp per pixel make it the costliest elementwise work of an image model.
 func bceRows[T float](out, l, t []T, cols int) {
-	for r := range out {
-		var s float64 // accumulate a row of 784 terms in float64: cheap and exact enough
-		for i := r * cols; i < (r+1)*cols; i++ {
-			x := float64(l[i])
-			s += max(x, 0) - float64(t[i])*x + math.Log1p(math.Exp(-math.Abs(x)))
+	parallelFor(len(out), 8, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			var s float64 // accumulate a row of 784 terms in float64: cheap and exact enough
+			for i := r * cols; i < (r+1)*cols; i++ {
+				x := float64(l[i])
+				s += max(x, 0) - float64(t[i])*x + math.Log1p(math.Exp(-math.Abs(x)))
+			}
+			out[r] = T(s)
 		}
-		out[r] = T(s)
-	}
+	})
 }
 
 // bceLogitsGradOp computes dl[r,i] = (sigmoid(l[r,i]) - t[r,i]) · g[r].
-type bceLogitsGradOp struct{}
+type bceLogitsGradOp struct{ pure }
 
 func (op bceLogitsGradOp) Arity() int { return 3 }
 func (op bceLogitsGradOp) Type() hm.Type {
@@ -89,14 +90,8 @@ func (op bceLogitsGradOp) Type() hm.Type {
 	m := G.TensorType{Dims: 2, Of: a}
 	return hm.NewFnType(m, m, G.TensorType{Dims: 1, Of: a}, m)
 }
-func (op bceLogitsGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := shapesOf(ds)
-	if err != nil {
-		return nil, err
-	}
-	return ss[0].Clone(), nil
-}
-func (op bceLogitsGradOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+func (op bceLogitsGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) { return sameShape(ds) }
+func (op bceLogitsGradOp) Do(vs ...G.Value) (G.Value, error)                 { return op.UsePreallocDo(nil, vs...) }
 func (op bceLogitsGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
 	ts, err := inputs(op.String(), 3, vs)
 	if err != nil {
@@ -115,15 +110,16 @@ func (op bceLogitsGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Valu
 	}
 	return dl, nil
 }
-func (op bceLogitsGradOp) ReturnsPtr() bool      { return false }
-func (op bceLogitsGradOp) CallsExtern() bool     { return false }
-func (op bceLogitsGradOp) OverwritesInput() int  { return -1 }
 func (op bceLogitsGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "aigc.BCEWithLogitsGrad") }
 func (op bceLogitsGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op bceLogitsGradOp) String() string        { return "BCEWithLogitsGrad" }
 
 func bceGrad[T float](dl, l, t, g []T, cols int) {
-	for i := range dl {
-		dl[i] = (T(sigmoid64(float64(l[i]))) - t[i]) * g[i/cols]
-	}
+	parallelFor(len(g), 8, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			for i := r * cols; i < (r+1)*cols; i++ {
+				dl[i] = (T(sigmoid64(float64(l[i]))) - t[i]) * g[r]
+			}
+		}
+	})
 }

@@ -15,7 +15,10 @@ func AddBias(x, b *G.Node, axis int) *G.Node {
 	return must(G.ApplyOp(addBiasOp{axis: axis, dims: x.Dims()}, x, b))
 }
 
-type addBiasOp struct{ axis, dims int }
+type addBiasOp struct {
+	pure
+	axis, dims int
+}
 
 func (op addBiasOp) Arity() int { return 2 }
 func (op addBiasOp) Type() hm.Type {
@@ -67,9 +70,6 @@ func (op addBiasOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, err
 	}
 	return y, nil
 }
-func (op addBiasOp) ReturnsPtr() bool      { return false }
-func (op addBiasOp) CallsExtern() bool     { return false }
-func (op addBiasOp) OverwritesInput() int  { return -1 }
 func (op addBiasOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "aigc.AddBias{%d,%d}", op.axis, op.dims) }
 func (op addBiasOp) Hashcode() uint32      { return hashOf(op) }
 func (op addBiasOp) String() string        { return fmt.Sprintf("AddBias{axis=%d}", op.axis) }
@@ -78,7 +78,7 @@ func (op addBiasOp) DiffWRT(int) []bool    { return []bool{true, true} }
 // SymDiff: the gradient flows unchanged to x, and is summed over every axis but the bias
 // axis for b.
 func (op addBiasOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	db, err := G.ApplyOp(biasGradOp{op}, grad)
+	db, err := G.ApplyOp(biasGradOp{fwd: op}, grad)
 	return G.Nodes{grad, db}, err
 }
 
@@ -96,7 +96,10 @@ func addBias[T float](y, x, b []T, outer, n, inner int) {
 }
 
 // biasGradOp sums dy over every axis but the bias axis.
-type biasGradOp struct{ fwd addBiasOp }
+type biasGradOp struct {
+	pure
+	fwd addBiasOp
+}
 
 func (op biasGradOp) Arity() int { return 1 }
 func (op biasGradOp) Type() hm.Type {
@@ -129,9 +132,6 @@ func (op biasGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, er
 	}
 	return db, nil
 }
-func (op biasGradOp) ReturnsPtr() bool     { return false }
-func (op biasGradOp) CallsExtern() bool    { return false }
-func (op biasGradOp) OverwritesInput() int { return -1 }
 func (op biasGradOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "aigc.BiasGrad{%d,%d}", op.fwd.axis, op.fwd.dims)
 }

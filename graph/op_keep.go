@@ -14,7 +14,10 @@ import (
 // instruction reads it, and it does not count being an output as a read, so an output
 // that feeds, say, an addition would be clobbered by the sum. A node with no readers is
 // kept intact to the end of the run.
-type keepOp struct{ dims int }
+type keepOp struct {
+	pure
+	dims int
+}
 
 func (op keepOp) Arity() int { return 1 }
 func (op keepOp) Type() hm.Type {
@@ -25,14 +28,8 @@ func (op keepOp) Type() hm.Type {
 	t := G.TensorType{Dims: op.dims, Of: a}
 	return hm.NewFnType(t, t)
 }
-func (op keepOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	ss, err := shapesOf(ds)
-	if err != nil {
-		return nil, err
-	}
-	return ss[0].Clone(), nil
-}
-func (op keepOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+func (op keepOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) { return sameShape(ds) }
+func (op keepOp) Do(vs ...G.Value) (G.Value, error)                 { return op.UsePreallocDo(nil, vs...) }
 func (op keepOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
 	if len(vs) != 1 {
 		return nil, fmt.Errorf("keep: want 1 input, got %d", len(vs))
@@ -53,9 +50,6 @@ func (op keepOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error)
 	err = tensor.Copy(y, x)
 	return y, err
 }
-func (op keepOp) ReturnsPtr() bool      { return false }
-func (op keepOp) CallsExtern() bool     { return false }
-func (op keepOp) OverwritesInput() int  { return -1 }
 func (op keepOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "aigc.Keep{%d}", op.dims) }
 func (op keepOp) Hashcode() uint32      { return hashOf(op) }
 func (op keepOp) String() string        { return "Keep" }

@@ -18,7 +18,10 @@ func MatMul(a, b *G.Node, transA, transB bool) (*G.Node, error) {
 	return G.ApplyOp(matMulOp{transA: transA, transB: transB}, a, b)
 }
 
-type matMulOp struct{ transA, transB bool }
+type matMulOp struct {
+	pure
+	transA, transB bool
+}
 
 func (op matMulOp) Arity() int { return 2 }
 
@@ -89,9 +92,6 @@ func (op matMulOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, erro
 	return c, nil
 }
 
-func (op matMulOp) ReturnsPtr() bool     { return false }
-func (op matMulOp) CallsExtern() bool    { return false }
-func (op matMulOp) OverwritesInput() int { return -1 }
 func (op matMulOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "aigc.MatMul{%v,%v}", op.transA, op.transB)
 }
