@@ -93,6 +93,7 @@ func LoadState(m Model, f *checkpoints.File, meta checkpoints.Meta, optim bool) 
 
 // Loaded is a model rebuilt from a checkpoint.
 type Loaded struct {
+	Path   string
 	Family *Family
 	Config configs.Config
 	Env    Env
@@ -137,5 +138,5 @@ func Open(path, want string) (*Loaded, error) {
 		m.Close()
 		return nil, err
 	}
-	return &Loaded{Family: fam, Config: cfg, Env: env, Model: m, Meta: meta}, nil
+	return &Loaded{Path: path, Family: fam, Config: cfg, Env: env, Model: m, Meta: meta}, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"time"
@@ -107,9 +106,7 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	}
 	rep.GFLOPS = float64(rep.FLOPsPerStep) * rep.StepsPerS / 1e9
 	if o.JSON {
-		enc := json.NewEncoder(o.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(o.Out, rep)
 	}
 	fmt.Fprintf(o.Out, "%s: batch %d, %d steps after %d warm-up, %s with %d threads (%s, %s)\n",
 		rep.Model, bs, rep.Steps, o.Warmup, rep.Device, rep.Threads, rep.BLAS, rep.Backend)

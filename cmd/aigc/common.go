@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -67,6 +69,33 @@ func loadImages(fam *models.Family, cfg configs.Config, dir string, seed uint64)
 		return nil, err
 	}
 	return d, nil
+}
+
+// checkpointFlags choose the checkpoint that sample and eval read.
+type checkpointFlags struct {
+	Run        string
+	Checkpoint string
+}
+
+func (c *checkpointFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.Run, "run", "", "run directory to read (default runs/MODEL)")
+	cmd.Flags().StringVar(&c.Checkpoint, "checkpoint", "", "checkpoint file (default: the run's best, else latest)")
+}
+
+// open rebuilds the model of the chosen checkpoint, which must be of the given family.
+func (c *checkpointFlags) open(model string) (*models.Loaded, error) {
+	path, err := checkpointPath(runDir(c.Run, model), c.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	return models.Open(path, model)
+}
+
+// printJSON writes v as indented JSON: the output of --json.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // runDir is --run, defaulting to runs/MODEL.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -49,9 +48,7 @@ func runDevices(o *devicesOptions) error {
 		devs = append(devs, d)
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(devs)
+		return printJSON(o.Out, devs)
 	}
 	for _, d := range devs {
 		fmt.Fprintf(o.Out, "%-5s %s: %s\n", d.Device, d.Name, d.Details)

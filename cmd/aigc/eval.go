@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 
@@ -15,11 +14,10 @@ import (
 
 type evalOptions struct {
 	*globalOptions
-	Model      string
-	Run        string
-	Checkpoint string
-	Data       string
-	JSON       bool
+	Model string
+	From  checkpointFlags
+	Data  string
+	JSON  bool
 }
 
 func newEvalCmd(g *globalOptions) *cobra.Command {
@@ -37,9 +35,8 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 			return runEval(cmd.Context(), o)
 		},
 	}
+	o.From.bind(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.Run, "run", "", "run directory to read (default runs/MODEL)")
-	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file (default: the run's best, else latest)")
 	f.StringVar(&o.Data, "data", "", "image folder or downloaded set name (default: the embedded MNIST)")
 	f.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	return cmd
@@ -57,11 +54,7 @@ type evalReport struct {
 }
 
 func runEval(ctx context.Context, o *evalOptions) error {
-	path, err := checkpointPath(runDir(o.Run, o.Model), o.Checkpoint)
-	if err != nil {
-		return err
-	}
-	l, err := models.Open(path, o.Model)
+	l, err := o.From.open(o.Model)
 	if err != nil {
 		return err
 	}
@@ -81,6 +74,7 @@ func runEval(ctx context.Context, o *evalOptions) error {
 	if err != nil {
 		return err
 	}
+	path := l.Path
 	rep := evalReport{Model: l.Family.Name, Checkpoint: path, Step: l.Meta.Step, Data: data.Set.Name,
 		Examples: data.Set.Test.N, Metrics: map[string]float64{}}
 	for _, m := range ms {
@@ -92,9 +86,7 @@ func runEval(ctx context.Context, o *evalOptions) error {
 		}
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(o.Out, rep)
 	}
 	fmt.Fprintf(o.Out, "%s at step %d on the %s test set (%d examples): %s per example\n",
 		path, rep.Step, rep.Data, rep.Examples, ms)

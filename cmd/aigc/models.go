@@ -68,9 +68,7 @@ func runModels(o *modelsOptions) error {
 		}
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+		return printJSON(o.Out, entries)
 	}
 	return nil
 }

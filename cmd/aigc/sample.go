@@ -19,12 +19,11 @@ const maxSamples = 100_000
 
 type sampleOptions struct {
 	*globalOptions
-	Model      string
-	Run        string
-	Checkpoint string
-	N          int
-	Out        string
-	Format     string
+	Model  string
+	From   checkpointFlags
+	N      int
+	Out    string
+	Format string
 }
 
 func newSampleCmd(g *globalOptions) *cobra.Command {
@@ -40,9 +39,8 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 			return runSample(o)
 		},
 	}
+	o.From.bind(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.Run, "run", "", "run directory to read (default runs/MODEL)")
-	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint file (default: the run's best, else latest)")
 	f.IntVarP(&o.N, "n", "n", 64, "number of samples")
 	f.StringVarP(&o.Out, "out", "o", "", "output file (default RUN/samples.png or .npy)")
 	f.StringVar(&o.Format, "format", "", "png (a grid) or npy (N×H×W float32); default from --out's extension, else png")
@@ -57,12 +55,7 @@ func runSample(o *sampleOptions) error {
 	if err != nil {
 		return err
 	}
-	dir := runDir(o.Run, o.Model)
-	path, err := checkpointPath(dir, o.Checkpoint)
-	if err != nil {
-		return err
-	}
-	l, err := models.Open(path, o.Model)
+	l, err := o.From.open(o.Model)
 	if err != nil {
 		return err
 	}
@@ -80,7 +73,7 @@ func runSample(o *sampleOptions) error {
 	}
 	out := o.Out
 	if out == "" {
-		out = filepath.Join(dir, "samples."+format)
+		out = filepath.Join(runDir(o.From.Run, o.Model), "samples."+format)
 	}
 	if err := writeImages(out, format, images, o.N, l.Env); err != nil {
 		return err

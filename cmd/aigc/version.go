@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 
@@ -35,7 +34,7 @@ func runVersion(o *versionOptions) error {
 		"checkpoint_format": checkpoints.FormatVersion,
 	}
 	if o.JSON {
-		return json.NewEncoder(o.Out).Encode(info)
+		return printJSON(o.Out, info)
 	}
 	cuda := "not in this build"
 	if graph.CUDABuild {
