@@ -49,6 +49,18 @@ def loss_function(recon, x, mu, logvar):  # summed over the batch, as in the exa
     return bce + kld
 
 
+def test_loss(model, test_x):
+    """The example's test loss: the negative ELBO per image, one sample of z each."""
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(test_x), 128):
+            x = test_x[i:i + 128]
+            recon, mu, logvar = model(x)
+            total += loss_function(recon, x, mu, logvar).item()
+    return total / len(test_x)
+
+
 def train(args):
     torch.manual_seed(args.seed)
     train_x, test_x = images("train-images-idx3-ubyte.gz"), images("t10k-images-idx3-ubyte.gz")
@@ -66,14 +78,7 @@ def train(args):
             loss.backward()
             opt.step()
         took = time.time() - start
-        model.eval()
-        test = 0.0
-        with torch.no_grad():
-            for i in range(0, len(test_x), 128):
-                x = test_x[i:i + 128]
-                recon, mu, logvar = model(x)
-                test += loss_function(recon, x, mu, logvar).item()
-        print(json.dumps({"epoch": epoch, "test_loss": test / len(test_x), "train_s": round(took, 2)}), flush=True)
+        print(json.dumps({"epoch": epoch, "test_loss": test_loss(model, test_x), "train_s": round(took, 2)}), flush=True)
 
 
 def bench(args):

@@ -1,0 +1,36 @@
+package models
+
+import (
+	"testing"
+
+	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/internal/rng"
+)
+
+// BenchmarkVAETrainStep times one training step of the default VAE (batch 128) on real
+// MNIST images, reporting samples/s and the GFLOP/s of its matrix products.
+func BenchmarkVAETrainStep(b *testing.B) {
+	set, err := datasets.LoadImages("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := NewVAE(defaultVAE(b), Env{ImageH: 28, ImageW: 28}, rng.New(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	batch := &datasets.Batch{Rows: 128, Valid: 128, X: make([]float32, 128*784)}
+	for i, p := range set.Train.Pixels[:128*784] {
+		batch.X[i] = float32(p) / 255
+	}
+	r := rng.New(2)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := m.TrainStep(batch, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := b.Elapsed().Seconds()
+	b.ReportMetric(float64(128*b.N)/s, "samples/s")
+	b.ReportMetric(float64(m.StepFLOPs())*float64(b.N)/s/1e9, "GFLOP/s")
+}
