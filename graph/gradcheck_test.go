@@ -155,3 +155,17 @@ func TestGradMean(t *testing.T) {
 	x := randParam(ps, "x", 1, 12, 4)
 	gradCheck(t, ps, func(g *G.ExprGraph) *G.Node { return Mean(x.Node(g)) })
 }
+
+func TestGradReparameterize(t *testing.T) {
+	ps := params64()
+	mu := randParam(ps, "mu", 1, 13, 3, 4)
+	lv := randParam(ps, "logvar", 1, 14, 3, 4)
+	gradCheck(t, ps, func(g *G.ExprGraph) *G.Node {
+		eps := Input(g, "eps", tensor.Float64, 3, 4)
+		r := rng.New(15)
+		for i, d := 0, eps.Value().Data().([]float64); i < len(d); i++ {
+			d[i] = r.NormFloat64()
+		}
+		return Reparameterize(mu.Node(g), lv.Node(g), eps)
+	})
+}

@@ -12,6 +12,13 @@ func GaussianKL(mu, logvar *G.Node) *G.Node {
 	return must(G.HadamardProd(must(G.Sum(terms, 1)), Scalar(mu, 0.5)))
 }
 
+// Reparameterize returns z = mu + exp(½·logvar)·eps: a sample of N(mu, e^logvar) through
+// which gradients reach mu and logvar, eps ~ N(0, I) being an input (Kingma & Welling).
+func Reparameterize(mu, logvar, eps *G.Node) *G.Node {
+	std := Exp(Mul(logvar, Scalar(logvar, 0.5)))
+	return Add(mu, Mul(std, eps))
+}
+
 // Mean returns the mean of all elements of x, a scalar.
 func Mean(x *G.Node) *G.Node { return must(G.Mean(x)) }
 

@@ -95,12 +95,6 @@ func (m *VAE) encode(x *G.Node) (mu, logvar *G.Node) {
 	return m.fc21.Forward(h), m.fc22.Forward(h)
 }
 
-// reparameterize returns z = μ + exp(½·log σ²)·ε.
-func reparameterize(mu, logvar, eps *G.Node) *G.Node {
-	std := graph.Exp(graph.Mul(logvar, graph.Scalar(logvar, 0.5)))
-	return graph.Add(mu, graph.Mul(std, eps))
-}
-
 func (m *VAE) decode(z *G.Node) (logits *G.Node) {
 	return m.fc4.Forward(graph.ReLU(m.fc3.Forward(z)))
 }
@@ -113,7 +107,7 @@ func (m *VAE) compile() error {
 		m.eps = graph.Input(g, "eps", tensor.Float32, b, m.cfg.Latent)
 		m.weight = graph.Input(g, "weight", tensor.Float32, b)
 		mu, logvar := m.encode(m.x)
-		logits := m.decode(reparameterize(mu, logvar, m.eps))
+		logits := m.decode(graph.Reparameterize(mu, logvar, m.eps))
 		bce := graph.BCEWithLogits(logits, m.x) // per image
 		kl := graph.GaussianKL(mu, logvar)      // per image
 		perImage := graph.Add(bce, kl)

@@ -42,12 +42,17 @@ func (p *progress) step(epoch, epochs, batch int, ms models.Metrics, rate float6
 	p.cur.Set(batch + 1)
 }
 
-// line prints a line that stays (an epoch summary), clearing the bar first.
-func (p *progress) line(format string, a ...any) {
+// finish clears a bar left on the screen, so that what is printed next starts a line.
+func (p *progress) finish() {
 	if p.cur != nil {
 		p.cur.Clear()
 		p.cur = nil
 	}
+}
+
+// line prints a line that stays (an epoch summary), clearing the bar first.
+func (p *progress) line(format string, a ...any) {
+	p.finish()
 	if !p.quiet {
 		fmt.Fprintf(p.out, format+"\n", a...)
 	}

@@ -92,6 +92,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer t.log.Close()
 	err = t.loop(ctx)
+	t.prog.finish()
 	t.res.Step, t.res.Epoch = t.step, t.step/t.spe
 	return &t.res, err
 }
@@ -143,7 +144,7 @@ func (t *trainer) resume(path string) error {
 	t.wall = parseFloat(meta.Extra["wall_s"], 0)
 	t.res.Resumed = true
 	if !t.o.Quiet {
-		fmt.Fprintf(t.o.Out, "resuming from %s at step %d (epoch %d); --fresh starts over\n", path, t.step, t.step/t.spe)
+		fmt.Fprintf(t.o.Out, "resuming from %s at step %d (%.2f epochs done); --fresh starts over\n", path, t.step, t.epochFrac())
 	}
 	return nil
 }
