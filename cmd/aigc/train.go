@@ -92,7 +92,7 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	}
 	summary := fmt.Sprintf("%s: step %d, epoch %d", dir, res.Step, res.Epoch)
 	if len(res.Eval) > 0 {
-		summary += fmt.Sprintf(", eval %s %.4g", res.Eval[0].Name, res.Eval[0].Value)
+		summary += ", eval " + res.Eval.String()
 	}
 	fmt.Fprintln(o.Out, summary)
 	o.say("sample with: aigc sample %s --run %s", fam.Name, dir)
