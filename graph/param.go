@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -16,7 +17,10 @@ import (
 type Param struct {
 	Name  string // PyTorch state_dict name, e.g. "fc1.weight"
 	Value *tensor.Dense
-	nodes map[*G.ExprGraph]*G.Node
+	// Buffer marks state that is saved with the model but not trained, such as batch
+	// normalisation's running statistics (PyTorch's buffers).
+	Buffer bool
+	nodes  map[*G.ExprGraph]*G.Node
 }
 
 // Node returns the parameter's node in g, creating it on first use.
@@ -47,7 +51,12 @@ type Params struct {
 func NewParams() *Params { return &Params{Dtype: tensor.Float32} }
 
 // New adds a zero parameter of the given name and shape.
-func (ps *Params) New(name string, shape ...int) *Param {
+func (ps *Params) New(name string, shape ...int) *Param { return ps.add(name, false, shape) }
+
+// NewBuffer adds a zero buffer: saved in checkpoints, never trained.
+func (ps *Params) NewBuffer(name string, shape ...int) *Param { return ps.add(name, true, shape) }
+
+func (ps *Params) add(name string, buffer bool, shape []int) *Param {
 	if ps.names == nil {
 		ps.names = map[string]bool{}
 	}
@@ -56,21 +65,42 @@ func (ps *Params) New(name string, shape ...int) *Param {
 	}
 	ps.names[name] = true
 	p := &Param{
-		Name:  name,
-		Value: tensor.New(tensor.Of(ps.Dtype), tensor.WithShape(shape...)),
-		nodes: map[*G.ExprGraph]*G.Node{},
+		Name:   name,
+		Value:  tensor.New(tensor.Of(ps.Dtype), tensor.WithShape(shape...)),
+		Buffer: buffer,
+		nodes:  map[*G.ExprGraph]*G.Node{},
 	}
 	ps.list = append(ps.list, p)
 	return p
 }
 
-// All returns the parameters in the order they were added.
-func (ps *Params) All() []*Param { return ps.list }
+// All returns the trainable parameters in the order they were added.
+func (ps *Params) All() []*Param { return ps.filter(func(p *Param) bool { return !p.Buffer }) }
 
-// Count returns the number of scalar parameters.
+// Prefixed returns the trainable parameters whose names start with prefix, such as a
+// GAN's "generator." or "discriminator.", which have optimisers of their own.
+func (ps *Params) Prefixed(prefix string) []*Param {
+	return ps.filter(func(p *Param) bool { return !p.Buffer && strings.HasPrefix(p.Name, prefix) })
+}
+
+// State returns everything a checkpoint holds of the model: parameters and buffers, in
+// the order they were added.
+func (ps *Params) State() []*Param { return ps.list }
+
+func (ps *Params) filter(keep func(*Param) bool) []*Param {
+	var out []*Param
+	for _, p := range ps.list {
+		if keep(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Count returns the number of trainable scalars.
 func (ps *Params) Count() int {
 	n := 0
-	for _, p := range ps.list {
+	for _, p := range ps.All() {
 		n += p.Value.Size()
 	}
 	return n

@@ -18,11 +18,12 @@ const (
 	optimPrefix   = "optim."
 )
 
-// StateTensors returns what a checkpoint holds of m: its parameters under their PyTorch
-// names, then each optimiser's moments as optim.* tensors. The tensors alias m's memory.
+// StateTensors returns what a checkpoint holds of m: its parameters and buffers under
+// their PyTorch names, then each optimiser's moments as optim.* tensors. The tensors alias
+// m's memory.
 func StateTensors(m Model) []checkpoints.Tensor {
 	var ts []checkpoints.Tensor
-	for _, p := range m.Params().All() {
+	for _, p := range m.Params().State() {
 		ts = append(ts, checkpoints.Tensor{Name: p.Name, Shape: p.Shape(), Data: p.Data()})
 	}
 	for _, o := range m.Optimizers() {
@@ -60,7 +61,7 @@ func EnvOf(f *checkpoints.File, meta checkpoints.Meta) (Env, error) {
 // optim it restores the optimisers too (resuming training); without, their tensors are
 // ignored (sampling, evaluation). Any other tensor m does not have is an error.
 func LoadState(m Model, f *checkpoints.File, meta checkpoints.Meta, optim bool) error {
-	for _, p := range m.Params().All() {
+	for _, p := range m.Params().State() {
 		data, err := f.Tensor(p.Name, p.Shape())
 		if err != nil {
 			return err
