@@ -5,6 +5,7 @@
 package models
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -84,9 +85,10 @@ type Model interface {
 	Optimizers() []*graph.Adam
 	// TrainStep takes one optimisation step on a batch, drawing any noise from r.
 	TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error)
-	// EvalStep returns the sums of its metrics over the batch's valid rows, so that a
-	// split's mean is the total over its batches divided by its examples.
-	EvalStep(b *datasets.Batch, r *rng.RNG) (Metrics, error)
+	// Evaluate measures the model on held-out data; the first metric is the one to
+	// minimise (it picks the best checkpoint). Any noise comes from a stream of seed that
+	// every evaluation restarts, so evaluations are comparable across epochs.
+	Evaluate(ctx context.Context, s datasets.Stream, seed uint64) (Metrics, error)
 	// StepFLOPs is the floating-point work of one TrainStep (matrix products counted).
 	StepFLOPs() int64
 	Close() error

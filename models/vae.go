@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
@@ -154,9 +155,14 @@ func (m *VAE) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
 	return Metrics{{"loss", m.train.Float(0)}, {"bce", m.train.Float(1)}, {"kl", m.train.Float(2)}}, nil
 }
 
-// EvalStep implements Model: the negative ELBO per image with one sample of z, as the
-// PyTorch example reports it.
-func (m *VAE) EvalStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
+// Evaluate implements Model: the negative ELBO per image with one sample of z, as the
+// PyTorch example reports it, and its two terms.
+func (m *VAE) Evaluate(ctx context.Context, s datasets.Stream, seed uint64) (Metrics, error) {
+	return meanOverBatches(ctx, s, seed, m.evalSums)
+}
+
+// evalSums sums the loss terms over a batch's valid rows.
+func (m *VAE) evalSums(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
 	if err := m.feed(b, r); err != nil {
 		return nil, err
 	}

@@ -155,7 +155,7 @@ func TestVAETrainStepLearns(t *testing.T) {
 	for i := 5 * 784; i < len(b.X); i++ {
 		b.X[i] = 0.5
 	}
-	sums, err := m.EvalStep(b, rng.New(4))
+	sums, err := m.evalSums(b, rng.New(4))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -258,7 +258,7 @@ func (t *trainer) diverged(loss float64) error {
 // evaluateAndSave evaluates on the held-out split, logs it, and checkpoints: latest
 // always, best when the evaluation loss is the lowest so far.
 func (t *trainer) evaluateAndSave(ctx context.Context) error {
-	ev, err := Evaluate(ctx, t.o.Model, t.o.Eval, t.o.Seed)
+	ev, err := t.o.Model.Evaluate(ctx, t.o.Eval, t.o.Seed)
 	if errors.Is(err, context.Canceled) {
 		return t.save(LatestFile) // interrupted while evaluating: keep the training progress
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/aigc-go/aigc/datasets"
 	"github.com/aigc-go/aigc/models"
-	"github.com/aigc-go/aigc/train"
 )
 
 type evalOptions struct {
@@ -70,7 +69,7 @@ func runEval(ctx context.Context, o *evalOptions) error {
 	if _, err := o.chooseDevice(); err != nil {
 		return err
 	}
-	ms, err := train.Evaluate(ctx, l.Model, data.Test, o.Seed)
+	ms, err := l.Model.Evaluate(ctx, data.Test, o.Seed)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package train
+package models
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 
 	"github.com/aigc-go/aigc/datasets"
 	"github.com/aigc-go/aigc/internal/rng"
-	"github.com/aigc-go/aigc/models"
 )
 
 // evalStream is the RNG stream of evaluation noise. Every evaluation starts it afresh, so
@@ -14,22 +13,29 @@ import (
 // they draw.
 const evalStream = 1 << 40
 
-// Evaluate returns the mean of each of m's evaluation metrics over one pass of s.
-func Evaluate(ctx context.Context, m models.Model, s datasets.Stream, seed uint64) (models.Metrics, error) {
-	r := rng.Stream(seed, evalStream)
-	var total models.Metrics
+// evalRNG returns the generator of an evaluation's noise.
+func evalRNG(seed uint64) *rng.RNG { return rng.Stream(seed, evalStream) }
+
+// batchSums is what a model computes on one evaluation batch: the sum of each metric over
+// the batch's valid rows.
+type batchSums func(b *datasets.Batch, r *rng.RNG) (Metrics, error)
+
+// meanOverBatches returns the mean per example of each metric over one pass of s.
+func meanOverBatches(ctx context.Context, s datasets.Stream, seed uint64, step batchSums) (Metrics, error) {
+	r := evalRNG(seed)
+	var total Metrics
 	n := 0
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for b := range s.Epoch(ctx, 0, 0) {
-		sums, err := m.EvalStep(b, r)
+		sums, err := step(b, r)
 		valid := b.Valid
 		b.Release()
 		if err != nil {
 			return nil, err
 		}
 		if total == nil {
-			total = make(models.Metrics, len(sums))
+			total = make(Metrics, len(sums))
 			for i, s := range sums {
 				total[i].Name = s.Name
 			}
