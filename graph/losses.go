@@ -18,18 +18,3 @@ func Reparameterize(mu, logvar, eps *G.Node) *G.Node {
 	std := Exp(Mul(logvar, Scalar(logvar, 0.5)))
 	return Add(mu, Mul(std, eps))
 }
-
-// Mean returns the mean of all elements of x, a scalar.
-func Mean(x *G.Node) *G.Node { return must(G.Mean(x)) }
-
-// Sum returns the sum of x along the given axes (all of them when none are given).
-func Sum(x *G.Node, axes ...int) *G.Node { return must(G.Sum(x, axes...)) }
-
-// Add returns a + b elementwise (b may be a scalar).
-func Add(a, b *G.Node) *G.Node { return must(G.Add(a, b)) }
-
-// Mul returns a ⊙ b elementwise (b may be a scalar).
-func Mul(a, b *G.Node) *G.Node { return must(G.HadamardProd(a, b)) }
-
-// Exp returns e^x elementwise.
-func Exp(x *G.Node) *G.Node { return must(G.Exp(x)) }

@@ -45,6 +45,10 @@ type Options struct {
 	MaxSteps int  // stop after this many optimiser steps in all (0: run every epoch)
 	Fresh    bool // ignore (and delete) the run directory's checkpoints
 
+	// OnEpoch, when set, runs after each completed epoch has been evaluated and saved,
+	// with the number of epochs done: the place for per-epoch figures.
+	OnEpoch func(epochs int) error
+
 	Out     io.Writer // progress and messages
 	Bar     bool      // draw a live progress bar
 	Quiet   bool      // print nothing but what must be said
@@ -211,8 +215,10 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 			return false, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
 		t.step++
-		if loss := ms[0].Value; math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return false, t.diverged(loss)
+		for _, m := range ms {
+			if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+				return false, t.diverged(m)
+			}
 		}
 		now := time.Now()
 		win.add(ms, rows, now.Sub(last))
@@ -243,16 +249,17 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 
 func (t *trainer) epochFrac() float64 { return float64(t.step) / float64(t.spe) }
 
-// diverged reports a non-finite loss. Nothing is saved: the last good checkpoint stays.
-func (t *trainer) diverged(loss float64) error {
+// diverged reports a non-finite loss or metric. Nothing is saved: the last good
+// checkpoint stays.
+func (t *trainer) diverged(m models.Metric) error {
 	last := "no checkpoint was written yet"
 	if f, err := checkpoints.Read(t.res.Latest); err == nil {
 		if meta, err := f.DecodeMeta(); err == nil {
 			last = fmt.Sprintf("the last good checkpoint is %s (step %d)", t.res.Latest, meta.Step)
 		}
 	}
-	return fmt.Errorf("loss is %v at step %d (epoch %d): training stopped without saving; %s; try a lower lr",
-		loss, t.step, t.step/t.spe+1, last)
+	return fmt.Errorf("%s is %v at step %d (epoch %d): training stopped without saving; %s; try a lower lr",
+		m.Name, m.Value, t.step, t.step/t.spe+1, last)
 }
 
 // evaluateAndSave evaluates on the held-out split, logs it, and checkpoints: latest
@@ -278,6 +285,11 @@ func (t *trainer) evaluateAndSave(ctx context.Context) error {
 		return err
 	}
 	t.prog.line("epoch %.4g/%d  step %d  eval %s  %.1fs", t.epochFrac(), t.tc.Epochs, t.step, ev, t.wall)
+	if t.o.OnEpoch != nil && t.step%t.spe == 0 {
+		if err := t.o.OnEpoch(t.step / t.spe); err != nil {
+			return fmt.Errorf("after epoch %d: %w", t.step/t.spe, err)
+		}
+	}
 	return nil
 }
 

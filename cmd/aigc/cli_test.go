@@ -257,3 +257,20 @@ func TestDataDownload(t *testing.T) {
 		t.Fatalf("unknown set: exit %d %q", r.code, r.stderr)
 	}
 }
+
+// export writes the weights without the optimiser's moments; sample reads the result.
+func TestExport(t *testing.T) {
+	dir := t.TempDir()
+	mustSucceed(t, aigc(t, append([]string{"train", "vae", "--run", dir, "--steps", "2", "-q"}, tiny...)...))
+	out := filepath.Join(dir, "weights.safetensors")
+	mustSucceed(t, aigc(t, "export", "vae", "--run", dir, "-o", out))
+	full, _ := os.Stat(filepath.Join(dir, "latest.safetensors"))
+	small, err := os.Stat(out)
+	if err != nil || small.Size()*2 > full.Size() {
+		t.Fatalf("export: %v; %d bytes from a %d-byte checkpoint", err, small.Size(), full.Size())
+	}
+	mustSucceed(t, aigc(t, "sample", "vae", "--checkpoint", out, "-n", "2", "-o", filepath.Join(dir, "s.png")))
+	if r := aigc(t, "export", "vae", "--run", dir); r.code != 2 {
+		t.Fatalf("export without -o: exit %d", r.code)
+	}
+}

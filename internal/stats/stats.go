@@ -1,0 +1,161 @@
+// Package stats holds the statistics behind aigc's sample-quality metrics: Gaussians fitted
+// to classifier features and the Fréchet distance between them (the FID of Heusel et al.
+// 2017, here on an MNIST classifier's features), and the Inception Score of class
+// probabilities (Salimans et al. 2016).
+package stats
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Gaussian is the mean and covariance of a set of feature vectors.
+type Gaussian struct {
+	Mean []float64
+	Cov  *mat.SymDense
+}
+
+// Fit returns the sample mean and unbiased sample covariance of n row vectors of length
+// dim, as numpy's cov(rowvar=False) that FID implementations use.
+func Fit(features []float32, n, dim int) (Gaussian, error) {
+	if n < 2 || len(features) != n*dim {
+		return Gaussian{}, fmt.Errorf("fitting a Gaussian: want at least 2 rows of %d values, got %d values", dim, len(features))
+	}
+	mean := make([]float64, dim)
+	for i := range n {
+		for j, v := range features[i*dim : (i+1)*dim] {
+			mean[j] += float64(v)
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(n)
+	}
+	centred := mat.NewDense(n, dim, nil)
+	for i := range n {
+		for j, v := range features[i*dim : (i+1)*dim] {
+			centred.Set(i, j, float64(v)-mean[j])
+		}
+	}
+	cov := mat.NewSymDense(dim, nil)
+	cov.SymOuterK(1/float64(n-1), centred.T())
+	return Gaussian{Mean: mean, Cov: cov}, nil
+}
+
+// FrechetDistance returns the squared Fréchet (2-Wasserstein) distance between two
+// Gaussians: |μ₁−μ₂|² + tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½). The trace of the square root is the sum of
+// the square roots of the eigenvalues of Σ₁^½ Σ₂ Σ₁^½, which is symmetric, so only
+// symmetric eigendecompositions are needed.
+func FrechetDistance(a, b Gaussian) (float64, error) {
+	if len(a.Mean) != len(b.Mean) {
+		return 0, fmt.Errorf("fréchet distance: dimensions %d and %d differ", len(a.Mean), len(b.Mean))
+	}
+	var d float64
+	for i := range a.Mean {
+		diff := a.Mean[i] - b.Mean[i]
+		d += diff * diff
+	}
+	rootA, err := sqrtSym(a.Cov)
+	if err != nil {
+		return 0, err
+	}
+	var m mat.Dense
+	m.Mul(rootA, b.Cov)
+	m.Mul(&m, rootA)
+	n, _ := m.Dims()
+	sym := mat.NewSymDense(n, nil)
+	for i := range n {
+		for j := i; j < n; j++ {
+			sym.SetSym(i, j, (m.At(i, j)+m.At(j, i))/2) // symmetric up to rounding
+		}
+	}
+	var eig mat.EigenSym
+	if !eig.Factorize(sym, false) {
+		return 0, fmt.Errorf("fréchet distance: eigendecomposition failed")
+	}
+	var traceRoot float64
+	for _, v := range eig.Values(nil) {
+		traceRoot += math.Sqrt(max(v, 0))
+	}
+	return d + mat.Trace(a.Cov) + mat.Trace(b.Cov) - 2*traceRoot, nil
+}
+
+// sqrtSym returns the symmetric square root of a positive semi-definite matrix.
+func sqrtSym(s *mat.SymDense) (*mat.Dense, error) {
+	var eig mat.EigenSym
+	if !eig.Factorize(s, true) {
+		return nil, fmt.Errorf("matrix square root: eigendecomposition failed")
+	}
+	values := eig.Values(nil)
+	var vecs mat.Dense
+	eig.VectorsTo(&vecs)
+	n := len(values)
+	scaled := mat.NewDense(n, n, nil)
+	for i := range n {
+		for j := range n {
+			scaled.Set(i, j, vecs.At(i, j)*math.Sqrt(max(values[j], 0)))
+		}
+	}
+	var root mat.Dense
+	root.Mul(scaled, vecs.T())
+	return &root, nil
+}
+
+// InceptionScore returns exp(E_x KL(p(y|x) ‖ p(y))) for n rows of k class probabilities,
+// as the mean and standard deviation over `splits` equal parts (10 in the literature). It
+// ranges from 1 (every image the same class distribution) to k (confident and balanced).
+func InceptionScore(probs []float32, n, k, splits int) (mean, std float64, err error) {
+	if splits < 1 || n < splits || len(probs) != n*k {
+		return 0, 0, fmt.Errorf("inception score: %d values for %d rows of %d classes in %d splits", len(probs), n, k, splits)
+	}
+	scores := make([]float64, splits)
+	for s := range splits {
+		lo, hi := s*n/splits, (s+1)*n/splits
+		marginal := make([]float64, k)
+		for i := lo; i < hi; i++ {
+			for c, p := range probs[i*k : (i+1)*k] {
+				marginal[c] += float64(p)
+			}
+		}
+		for c := range marginal {
+			marginal[c] /= float64(hi - lo)
+		}
+		var kl float64
+		for i := lo; i < hi; i++ {
+			for c, p := range probs[i*k : (i+1)*k] {
+				if p > 0 {
+					kl += float64(p) * (math.Log(float64(p)) - math.Log(marginal[c]))
+				}
+			}
+		}
+		scores[s] = math.Exp(kl / float64(hi-lo))
+	}
+	for _, s := range scores {
+		mean += s
+	}
+	mean /= float64(splits)
+	for _, s := range scores {
+		std += (s - mean) * (s - mean)
+	}
+	return mean, math.Sqrt(std / float64(splits)), nil
+}
+
+// ClassHistogram returns the fraction of rows whose most probable class is each class.
+func ClassHistogram(probs []float32, n, k int) []float64 {
+	h := make([]float64, k)
+	for i := range n {
+		best := 0
+		row := probs[i*k : (i+1)*k]
+		for c, p := range row {
+			if p > row[best] {
+				best = c
+			}
+		}
+		h[best]++
+	}
+	for c := range h {
+		h[c] /= float64(n)
+	}
+	return h
+}

@@ -1,0 +1,80 @@
+package stats
+
+import (
+	"math"
+	"testing"
+
+	"github.com/aigc-go/aigc/internal/rng"
+)
+
+// samples draws n rows of dim independent N(mean, scale²) values.
+func samples(n, dim int, mean, scale float64, seed uint64) []float32 {
+	r := rng.New(seed)
+	out := make([]float32, n*dim)
+	for i := range out {
+		out[i] = float32(mean + scale*r.NormFloat64())
+	}
+	return out
+}
+
+func TestFitRecoversMoments(t *testing.T) {
+	g, err := Fit(samples(20000, 3, 2, 3, 1), 20000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if math.Abs(g.Mean[i]-2) > 0.1 || math.Abs(g.Cov.At(i, i)-9) > 0.3 {
+			t.Fatalf("mean %v, var %v; want 2 and 9", g.Mean[i], g.Cov.At(i, i))
+		}
+	}
+	if _, err := Fit([]float32{1, 2}, 1, 2); err == nil {
+		t.Fatal("one row accepted")
+	}
+}
+
+// For diagonal Gaussians the distance has a closed form:
+// Σ(μ₁−μ₂)² + Σ(σ₁−σ₂)².
+func TestFrechetDistanceClosedForm(t *testing.T) {
+	fit := func(data []float32) Gaussian {
+		g, err := Fit(data, len(data)/4, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	a := fit(samples(50000, 4, 0, 1, 2))
+	b := fit(samples(50000, 4, 1, 2, 3))
+	d, err := FrechetDistance(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 4*1.0 + 4*1.0; math.Abs(d-want) > 0.15 {
+		t.Fatalf("distance %v, want about %v", d, want)
+	}
+	self, _ := FrechetDistance(a, a)
+	if math.Abs(self) > 1e-9 {
+		t.Fatalf("distance to itself %v", self)
+	}
+}
+
+func TestInceptionScoreBounds(t *testing.T) {
+	const n, k = 100, 10
+	confident := make([]float32, n*k) // balanced one-hot: the maximum, k
+	uniform := make([]float32, n*k)   // every row uniform: the minimum, 1
+	for i := range n {
+		confident[i*k+i%k] = 1
+		for c := range k {
+			uniform[i*k+c] = 0.1
+		}
+	}
+	if s, _, err := InceptionScore(confident, n, k, 10); err != nil || math.Abs(s-10) > 1e-9 {
+		t.Fatalf("confident and balanced: %v %v", s, err)
+	}
+	if s, _, _ := InceptionScore(uniform, n, k, 10); math.Abs(s-1) > 1e-6 {
+		t.Fatalf("uniform: %v", s)
+	}
+	h := ClassHistogram(confident, n, k)
+	if h[3] != 0.1 {
+		t.Fatalf("histogram %v", h)
+	}
+}
