@@ -37,8 +37,9 @@ func (p *Param) Node(g *G.ExprGraph) *G.Node {
 // Shape returns the parameter's shape.
 func (p *Param) Shape() []int { return p.Value.Shape() }
 
-// Data returns the parameter's float32 data (aigc models are float32).
-func (p *Param) Data() []float32 { return p.Value.Data().([]float32) }
+// Data returns the parameter's float32 data (aigc models are float32). Unlike
+// Dense.Data, it is a slice for scalars too (batch norm's num_batches_tracked).
+func (p *Param) Data() []float32 { return p.Value.Float32s() }
 
 // Params is a model's ordered set of parameters, with unique names.
 type Params struct {
@@ -108,7 +109,7 @@ func (ps *Params) Count() int {
 
 // Uniform fills p with samples from U(-bound, bound).
 func Uniform(p *Param, bound float64, r *rng.RNG) {
-	switch d := p.Value.Data().(type) {
+	switch d := values(p).(type) {
 	case []float32:
 		r.FillUniform(d, float32(-bound), float32(bound))
 	case []float64:
@@ -120,7 +121,7 @@ func Uniform(p *Param, bound float64, r *rng.RNG) {
 
 // Normal fills p with samples from N(mean, std²).
 func Normal(p *Param, mean, std float64, r *rng.RNG) {
-	switch d := p.Value.Data().(type) {
+	switch d := values(p).(type) {
 	case []float32:
 		for i := range d {
 			d[i] = float32(mean + std*r.NormFloat64())
@@ -134,7 +135,7 @@ func Normal(p *Param, mean, std float64, r *rng.RNG) {
 
 // Fill sets every element of p to v.
 func Fill(p *Param, v float64) {
-	switch d := p.Value.Data().(type) {
+	switch d := values(p).(type) {
 	case []float32:
 		for i := range d {
 			d[i] = float32(v)
@@ -144,6 +145,15 @@ func Fill(p *Param, v float64) {
 			d[i] = v
 		}
 	}
+}
+
+// values returns a parameter's elements as a slice ([]float32 or []float64), scalars
+// included.
+func values(p *Param) any {
+	if p.Value.Dtype() == tensor.Float64 {
+		return p.Value.Float64s()
+	}
+	return p.Value.Float32s()
 }
 
 // fanInBound is PyTorch's default bound for Linear and Conv layers: its

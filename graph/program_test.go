@@ -146,3 +146,13 @@ func TestOutputsReadByOtherNodesSurvive(t *testing.T) {
 		}
 	}
 }
+
+// Scalar parameters (batch norm's num_batches_tracked) have data like any other.
+func TestScalarParamData(t *testing.T) {
+	ps := NewParams()
+	p := ps.NewBuffer("n", []int{}...)
+	Fill(p, 3)
+	if d := p.Data(); len(d) != 1 || d[0] != 3 {
+		t.Fatalf("scalar data %v", d)
+	}
+}
