@@ -30,6 +30,9 @@ type Family struct {
 	Data    DataKind
 	// PixelRange is where image pixels are scaled to: [0,1] for the VAE, [-1,1] for a GAN.
 	PixelRange [2]float32
+	// JudgeSamples is how many generated images `aigc eval` judges by default. A family
+	// with a number here is evaluated by its samples alone (a GAN has no held-out loss).
+	JudgeSamples int
 	// NewConfig returns an empty config of the family's type; configs.Load fills it.
 	NewConfig func() configs.Config
 	// Build makes a model for a validated config. Parameters are initialised from r.

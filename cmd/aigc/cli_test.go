@@ -274,3 +274,68 @@ func TestExport(t *testing.T) {
 		t.Fatalf("export without -o: exit %d", r.code)
 	}
 }
+
+// A GAN trains through the same commands; each epoch leaves a sample grid; eval judges its
+// samples (FID, IS, classes) and --images judges an .npy of anyone's images.
+func TestGANAndQuality(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"train", "gan", "--run", dir, "--data", smallData, "-q", "--set", "epochs=1",
+		"--set", "hidden=16", "--set", "batch_size=32", "--set", "eval_samples=20"}
+	mustSucceed(t, aigc(t, args...))
+	if _, err := os.Stat(filepath.Join(dir, "samples", "epoch_001.png")); err != nil {
+		t.Fatal(err)
+	}
+	r := aigc(t, "eval", "gan", "--run", dir, "--data", smallData, "--samples", "30", "--json")
+	mustSucceed(t, r)
+	var rep evalReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Quality == nil || rep.Quality.Samples != 30 || !(rep.Quality.FID > 0) || len(rep.Quality.Histogram) != 10 {
+		t.Fatalf("quality %+v", rep.Quality)
+	}
+
+	npy := filepath.Join(dir, "real.npy")
+	set, err := datasets.LoadImages(smallData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := make([]float32, 0, 64*784)
+	for _, p := range set.Test.Pixels {
+		real = append(real, float32(p)/255)
+	}
+	f, _ := os.Create(npy)
+	datasets.WriteNPY(f, real, []int{64, 28, 28})
+	f.Close()
+	r = aigc(t, "eval", "gan", "--images", npy, "--data", smallData)
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "FID ") || !strings.Contains(r.stdout, "classes:") {
+		t.Fatalf("eval --images:\n%s", r.stdout)
+	}
+	// The test images against themselves: a distance of (nearly) zero.
+	if fid := strings.Fields(r.stdout[strings.Index(r.stdout, "FID "):])[1]; !strings.HasPrefix(fid, "0.0") && !strings.HasPrefix(fid, "-0.0") {
+		t.Fatalf("test set against itself: FID %s", fid)
+	}
+
+	for _, c := range []struct {
+		data []float32
+		want string
+	}{{make([]float32, 2*5*5), "want N×28×28"}, {[]float32{-1, 0.5, 0, 0}, "values from -1"}} {
+		bad := filepath.Join(dir, "bad.npy")
+		f, _ := os.Create(bad)
+		shape := []int{2, 5, 5}
+		if len(c.data) == 4 {
+			shape = []int{4, 1}
+		}
+		datasets.WriteNPY(f, c.data, shape)
+		f.Close()
+		if r := aigc(t, "eval", "gan", "--images", bad); r.code != 1 || !strings.Contains(r.stderr, bad) {
+			t.Errorf("bad .npy: exit %d, %q", r.code, r.stderr)
+		}
+	}
+	// A checkpoint of another family is refused by name.
+	if r := aigc(t, "sample", "vae", "--checkpoint", filepath.Join(dir, "latest.safetensors")); r.code != 1 ||
+		!strings.Contains(r.stderr, `holds a "gan" model, not "vae"`) {
+		t.Fatalf("wrong family: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -3,20 +3,26 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
+	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/internal/rng"
 	"github.com/aigc-go/aigc/models"
 )
 
 type evalOptions struct {
 	*globalOptions
-	Model string
-	From  checkpointFlags
-	Data  string
-	JSON  bool
+	Model   string
+	From    checkpointFlags
+	Data    string
+	Samples int    // generated images to judge; -1: the family's default
+	Images  string // an .npy of images to judge instead of the model's samples
+	JSON    bool
 }
 
 func newEvalCmd(g *globalOptions) *cobra.Command {
@@ -24,11 +30,16 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval MODEL",
 		Short: "Evaluate a trained model on the test split and draw its figures",
-		Long: "eval reports the model's loss per example on the test split of its data. For the VAE it\n" +
+		Long: "eval reports the model's loss per example on the test split of its data (VAE,\n" +
+			"classifier) and judges generated images against the test images with aigc's embedded\n" +
+			"MNIST classifier: the Fréchet distance of its features (FID), the Inception Score and\n" +
+			"the class histogram (a GAN by default on 10,000 samples; the VAE with --samples N).\n" +
+			"--images FILE.npy judges any N×28×28 images in [0,1], from PyTorch say. For the VAE it\n" +
 			"also writes reconstructions.png (originals above their reconstructions) and\n" +
 			"interpolations.png (decoded points between pairs of test images) next to the checkpoint.",
-		Example: "  aigc eval vae\n  aigc eval vae --json --checkpoint runs/vae/latest.safetensors",
-		Args:    exactArgs(1, "one MODEL"),
+		Example: "  aigc eval vae\n  aigc eval vae --samples 10000 --json\n  aigc eval gan\n" +
+			"  aigc eval gan --images torch_samples.npy",
+		Args: exactArgs(1, "one MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
 			return runEval(cmd.Context(), o)
@@ -37,6 +48,8 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 	o.From.bind(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.Data, "data", "", "image folder or downloaded set name (default: the embedded MNIST)")
+	f.IntVar(&o.Samples, "samples", -1, "generated images to judge (default: 10000 for a GAN, none for the VAE)")
+	f.StringVar(&o.Images, "images", "", "judge the images of this .npy file (N×H×W, values in [0,1]) instead")
 	f.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	return cmd
 }
@@ -48,11 +61,18 @@ type evalReport struct {
 	Step       int                `json:"step"`
 	Data       string             `json:"data"`
 	Examples   int                `json:"examples"`
-	Metrics    map[string]float64 `json:"metrics"`
+	Metrics    map[string]float64 `json:"metrics,omitempty"`
+	Quality    *models.Quality    `json:"quality,omitempty"`
 	Figures    []string           `json:"figures,omitempty"`
 }
 
 func runEval(ctx context.Context, o *evalOptions) error {
+	if o.Samples < -1 || o.Samples > maxSamples {
+		return usageError{fmt.Errorf("--samples must be between 0 and %d (got %d)", maxSamples, o.Samples)}
+	}
+	if o.Images != "" {
+		return judgeImages(o)
+	}
 	l, err := o.From.open(o.Model)
 	if err != nil {
 		return err
@@ -69,30 +89,126 @@ func runEval(ctx context.Context, o *evalOptions) error {
 	if _, err := o.chooseDevice(); err != nil {
 		return err
 	}
-	ms, err := l.Model.Evaluate(ctx, data.Test, o.Seed)
-	if err != nil {
-		return err
+	rep := evalReport{Model: l.Family.Name, Checkpoint: l.Path, Step: l.Meta.Step, Data: data.Set.Name,
+		Examples: data.Set.Test.N}
+	samples := o.Samples
+	if samples < 0 {
+		samples = l.Family.JudgeSamples
 	}
-	path := l.Path
-	rep := evalReport{Model: l.Family.Name, Checkpoint: path, Step: l.Meta.Step, Data: data.Set.Name,
-		Examples: data.Set.Test.N, Metrics: map[string]float64{}}
-	for _, m := range ms {
-		rep.Metrics[m.Name] = m.Value
+	var ms models.Metrics
+	if l.Family.JudgeSamples == 0 { // a GAN's held-out evaluation is the quality below
+		if ms, err = l.Model.Evaluate(ctx, data.Test, o.Seed); err != nil {
+			return err
+		}
+		rep.Metrics = map[string]float64{}
+		for _, m := range ms {
+			rep.Metrics[m.Name] = m.Value
+		}
+	}
+	if samples > 0 {
+		sampler, ok := l.Model.(models.ImageSampler)
+		if !ok {
+			return fmt.Errorf("model %s cannot generate images to judge", l.Family.Name)
+		}
+		images, err := sampler.SampleImages(samples, rng.New(o.Seed))
+		if err != nil {
+			return err
+		}
+		if rep.Quality, err = judge(images, samples, data.Set.Test); err != nil {
+			return err
+		}
 	}
 	if rec, ok := l.Model.(models.Reconstructor); ok {
-		if rep.Figures, err = drawReconstructions(rec, data.Set.Test, l.Family.PixelRange, l.Env, filepath.Dir(path)); err != nil {
+		if rep.Figures, err = drawReconstructions(rec, data.Set.Test, l.Family.PixelRange, l.Env, filepath.Dir(l.Path)); err != nil {
 			return err
 		}
 	}
 	if o.JSON {
 		return printJSON(o.Out, rep)
 	}
-	fmt.Fprintf(o.Out, "%s at step %d on the %s test set (%d examples): %s per example\n",
-		path, rep.Step, rep.Data, rep.Examples, ms)
+	if ms != nil {
+		fmt.Fprintf(o.Out, "%s at step %d on the %s test set (%d examples): %s per example\n",
+			l.Path, rep.Step, rep.Data, rep.Examples, ms)
+	} else {
+		fmt.Fprintf(o.Out, "%s at step %d\n", l.Path, rep.Step)
+	}
+	if rep.Quality != nil {
+		printQuality(o, rep.Quality, rep.Data)
+	}
 	for _, f := range rep.Figures {
 		fmt.Fprintf(o.Out, "wrote %s\n", f)
 	}
 	return nil
+}
+
+// judgeImages scores the images of an .npy file against the test split of --data.
+func judgeImages(o *evalOptions) error {
+	set, err := datasets.LoadImages(o.Data)
+	if err != nil {
+		return err
+	}
+	images, n, err := readImagesNPY(o.Images, set.Test.H, set.Test.W)
+	if err != nil {
+		return err
+	}
+	q, err := judge(images, n, set.Test)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, evalReport{Data: set.Name, Examples: set.Test.N, Quality: q})
+	}
+	fmt.Fprintf(o.Out, "%s\n", o.Images)
+	printQuality(o, q, set.Name)
+	return nil
+}
+
+// readImagesNPY reads N×H×W (or N×H·W) images with values in [0,1] from an .npy file.
+func readImagesNPY(path string, h, w int) ([]float32, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	defer f.Close()
+	data, shape, err := datasets.ReadNPY(f, path)
+	if err != nil {
+		return nil, 0, err
+	}
+	n := 0
+	switch {
+	case len(shape) == 3 && shape[1] == h && shape[2] == w, len(shape) == 2 && shape[1] == h*w:
+		n = shape[0]
+	case len(shape) == 4 && shape[1] == 1 && shape[2] == h && shape[3] == w:
+		n = shape[0]
+	default:
+		return nil, 0, fmt.Errorf("%s: shape %v; want N×%d×%d images", path, shape, h, w)
+	}
+	if n < 2 || n > maxSamples {
+		return nil, 0, fmt.Errorf("%s: %d images; want 2 to %d", path, n, maxSamples)
+	}
+	lo, hi := slices.Min(data), slices.Max(data)
+	if lo < 0 || hi > 1 || math.IsNaN(float64(lo+hi)) {
+		return nil, 0, fmt.Errorf("%s: values from %g to %g; want pixels in [0,1] (map [-1,1] images with (x+1)/2)", path, lo, hi)
+	}
+	return data, n, nil
+}
+
+// judge scores n images in [0,1] against an image set with the embedded classifier.
+func judge(images []float32, n int, ref *datasets.Images) (*models.Quality, error) {
+	s, err := models.NewScorerFor(ref)
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.Score(images, n)
+	return &q, err
+}
+
+func printQuality(o *evalOptions, q *models.Quality, data string) {
+	fmt.Fprintf(o.Out, "FID %.2f  IS %.2f ± %.2f  on %d samples, against the %s test set\nclasses:", q.FID, q.IS, q.ISStd, q.Samples, data)
+	for c, f := range q.Histogram {
+		fmt.Fprintf(o.Out, "  %d %.1f%%", c, 100*f)
+	}
+	fmt.Fprintln(o.Out)
 }
 
 // drawReconstructions writes two figures: 32 test images, each above its reconstruction,

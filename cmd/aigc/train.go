@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/aigc-go/aigc/configs"
 	"github.com/aigc-go/aigc/internal/rng"
+	"github.com/aigc-go/aigc/models"
 	"github.com/aigc-go/aigc/train"
 )
 
@@ -78,11 +81,15 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 		return err
 	}
 	defer m.Close()
-	res, err := train.Run(ctx, train.Options{
+	opts := train.Options{
 		Family: fam, Config: cfg, Env: data.Env, Model: m, Train: data.Train, Eval: data.Test,
 		RNG: r, Seed: o.Seed, RunDir: dir, MaxSteps: o.Steps, Fresh: o.Fresh,
 		Out: o.Out, Bar: o.Terminal, Quiet: o.Quiet, Version: version,
-	})
+	}
+	if s, ok := m.(models.ImageSampler); ok {
+		opts.OnEpoch = func(epoch int) error { return epochGrid(s, dir, epoch, o.Seed, data.Env) }
+	}
+	res, err := train.Run(ctx, opts)
 	if errors.Is(err, train.ErrInterrupted) {
 		fmt.Fprintf(o.Err, "aigc: interrupted at step %d; saved %s\nresume with: %s\n", res.Step, res.Latest, o.resumeCommand())
 		return err
@@ -118,4 +125,20 @@ func (o *trainOptions) resumeCommand() string {
 		parts = append(parts, a)
 	}
 	return strings.Join(parts, " ")
+}
+
+// gridNoiseStream is the RNG stream of the noise behind every epoch's sample grid: the same
+// for each epoch (and after resuming), so the grids show one set of samples improving.
+const gridNoiseStream = 1 << 41
+
+// epochGrid writes RUN/samples/epoch_NNN.png: 64 samples from the fixed noise.
+func epochGrid(s models.ImageSampler, dir string, epoch int, seed uint64, env models.Env) error {
+	images, err := s.SampleImages(64, rng.Stream(seed, gridNoiseStream))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "samples"), 0o755); err != nil {
+		return err
+	}
+	return writeImages(filepath.Join(dir, "samples", fmt.Sprintf("epoch_%03d.png", epoch)), "png", images, 64, env)
 }
