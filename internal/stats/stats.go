@@ -56,6 +56,9 @@ func FrechetDistance(a, b Gaussian) (float64, error) {
 		diff := a.Mean[i] - b.Mean[i]
 		d += diff * diff
 	}
+	if !finite(a) || !finite(b) {
+		return 0, fmt.Errorf("fréchet distance: features are not finite")
+	}
 	rootA, err := sqrtSym(a.Cov)
 	if err != nil {
 		return 0, err
@@ -70,26 +73,69 @@ func FrechetDistance(a, b Gaussian) (float64, error) {
 			sym.SetSym(i, j, (m.At(i, j)+m.At(j, i))/2) // symmetric up to rounding
 		}
 	}
-	var eig mat.EigenSym
-	if !eig.Factorize(sym, false) {
-		return 0, fmt.Errorf("fréchet distance: eigendecomposition failed")
+	values, _, err := eigenSym(sym, false)
+	if err != nil {
+		return 0, err
 	}
 	var traceRoot float64
-	for _, v := range eig.Values(nil) {
+	for _, v := range values {
 		traceRoot += math.Sqrt(max(v, 0))
 	}
 	return d + mat.Trace(a.Cov) + mat.Trace(b.Cov) - 2*traceRoot, nil
 }
 
-// sqrtSym returns the symmetric square root of a positive semi-definite matrix.
-func sqrtSym(s *mat.SymDense) (*mat.Dense, error) {
+func finite(g Gaussian) bool {
+	for _, v := range g.Mean {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return !math.IsNaN(mat.Sum(g.Cov)) && !math.IsInf(mat.Sum(g.Cov), 0)
+}
+
+// eigenSym returns the eigenvalues (and, if asked, eigenvectors) of a symmetric matrix.
+// The matrix is scaled to unit largest entry first: gonum's LAPACK rescales matrices of
+// extreme norm itself, and that path (reached by the near-zero covariance of a collapsed
+// generator) panics in gonum v0.11.
+func eigenSym(s *mat.SymDense, vectors bool) ([]float64, *mat.Dense, error) {
+	n := s.SymmetricDim()
+	scale := 0.0
+	for i := range n {
+		for j := i; j < n; j++ {
+			scale = max(scale, math.Abs(s.At(i, j)))
+		}
+	}
+	if scale == 0 { // the zero matrix: eigenvalues 0, eigenvectors the identity
+		id := mat.NewDense(n, n, nil)
+		for i := range n {
+			id.Set(i, i, 1)
+		}
+		return make([]float64, n), id, nil
+	}
+	scaled := mat.NewSymDense(n, nil)
+	scaled.ScaleSym(1/scale, s)
 	var eig mat.EigenSym
-	if !eig.Factorize(s, true) {
-		return nil, fmt.Errorf("matrix square root: eigendecomposition failed")
+	if !eig.Factorize(scaled, vectors) {
+		return nil, nil, fmt.Errorf("eigendecomposition failed")
 	}
 	values := eig.Values(nil)
-	var vecs mat.Dense
-	eig.VectorsTo(&vecs)
+	for i := range values {
+		values[i] *= scale
+	}
+	var vecs *mat.Dense
+	if vectors {
+		vecs = &mat.Dense{}
+		eig.VectorsTo(vecs)
+	}
+	return values, vecs, nil
+}
+
+// sqrtSym returns the symmetric square root of a positive semi-definite matrix.
+func sqrtSym(s *mat.SymDense) (*mat.Dense, error) {
+	values, vecs, err := eigenSym(s, true)
+	if err != nil {
+		return nil, fmt.Errorf("matrix square root: %w", err)
+	}
 	n := len(values)
 	scaled := mat.NewDense(n, n, nil)
 	for i := range n {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/aigc-go/aigc/internal/rng"
 )
 
@@ -76,5 +78,28 @@ func TestInceptionScoreBounds(t *testing.T) {
 	h := ClassHistogram(confident, n, k)
 	if h[3] != 0.1 {
 		t.Fatalf("histogram %v", h)
+	}
+}
+
+// A collapsed generator: every sample the same, a zero (or tiny) covariance. The distance
+// is still defined: |Δμ|² + tr Σ_ref.
+func TestFrechetDistanceOfACollapsedSet(t *testing.T) {
+	ref, _ := Fit(samples(5000, 3, 0, 1, 4), 5000, 3)
+	for _, jitter := range []float64{0, 1e-170} {
+		same := make([]float32, 3*100)
+		for i := range same {
+			same[i] = float32(2 + jitter*float64(i%7))
+		}
+		g, err := Fit(same, 100, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := FrechetDistance(g, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 3*4.0 + mat.Trace(ref.Cov); math.Abs(d-want) > 0.2 {
+			t.Fatalf("jitter %g: distance %v, want about %v", jitter, d, want)
+		}
 	}
 }
