@@ -20,9 +20,16 @@ type Config interface {
 	TrainConfig() *Train
 }
 
+// Resolver is a config with defaults that depend on other keys (a GAN's epochs on its
+// architecture). Load calls Resolve after every override and before Validate, so the
+// effective config that is printed and stored holds the resolved values.
+type Resolver interface {
+	Resolve()
+}
+
 // Load builds cfg from the family's embedded defaults, then the YAML file (when not
-// empty), then the key=value overrides in order, and validates the result. Every error is
-// one line naming its source: the file, or the --set argument.
+// empty), then the key=value overrides in order, resolves and validates the result. Every
+// error is one line naming its source: the file, or the --set argument.
 func Load(cfg Config, family, file string, sets []string) error {
 	def, err := Default(family)
 	if err != nil {
@@ -47,6 +54,13 @@ func Load(cfg Config, family, file string, sets []string) error {
 		if err := Set(cfg, s); err != nil {
 			return err
 		}
+	}
+	return resolveAndValidate(cfg)
+}
+
+func resolveAndValidate(cfg Config) error {
+	if r, ok := cfg.(Resolver); ok {
+		r.Resolve()
 	}
 	return cfg.Validate()
 }
@@ -76,7 +90,7 @@ func FromJSON(cfg Config, data []byte, source string) error {
 	if err := apply(cfg, data, source); err != nil {
 		return err
 	}
-	return cfg.Validate()
+	return resolveAndValidate(cfg)
 }
 
 // apply sets every key of a YAML mapping document (JSON is YAML too).

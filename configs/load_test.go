@@ -126,3 +126,24 @@ func TestFamilies(t *testing.T) {
 		t.Fatalf("Families() = %v", fams)
 	}
 }
+
+type resolving struct {
+	vaeLike `yaml:",inline"`
+}
+
+func (r *resolving) Resolve() {
+	if r.Latent == 0 {
+		r.Latent = r.Hidden / 10
+	}
+}
+
+// Defaults that depend on other keys are resolved after every override.
+func TestResolve(t *testing.T) {
+	var c resolving
+	if err := Load(&c, "vae", "", []string{"latent=0", "hidden=50"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Latent != 5 {
+		t.Fatalf("latent %d, want 5 (resolved from hidden)", c.Latent)
+	}
+}

@@ -49,8 +49,20 @@ type GANConfig struct {
 	Hidden        int     `yaml:"hidden"`
 	Channels      int     `yaml:"channels"`
 	LeakySlope    float64 `yaml:"leaky_slope"`
+	Dropout       float64 `yaml:"dropout"`
 	RealLabel     float64 `yaml:"real_label"`
 	EvalSamples   int     `yaml:"eval_samples"`
+}
+
+// Epochs each architecture trains for when the config leaves epochs at 0: the DCGAN learns
+// far more per epoch, and each of its epochs costs far more.
+var ganEpochs = map[string]int{"mlp": 50, "dcgan": 10}
+
+// Resolve implements configs.Resolver: epochs 0 means the architecture's default.
+func (c *GANConfig) Resolve() {
+	if c.Epochs == 0 {
+		c.Epochs = ganEpochs[c.Arch]
+	}
 }
 
 // Validate checks the config.
@@ -66,6 +78,8 @@ func (c *GANConfig) Validate() error {
 		return fmt.Errorf("channels must be > 0 (got %d)", c.Channels)
 	case !(c.LeakySlope >= 0 && c.LeakySlope < 1):
 		return fmt.Errorf("leaky_slope must be in [0, 1) (got %g)", c.LeakySlope)
+	case !(c.Dropout >= 0 && c.Dropout < 1):
+		return fmt.Errorf("dropout must be in [0, 1) (got %g)", c.Dropout)
 	case !(c.RealLabel > 0.5 && c.RealLabel <= 1):
 		return fmt.Errorf("real_label must be in (0.5, 1] (got %g)", c.RealLabel)
 	case c.EvalSamples < 2:
@@ -96,8 +110,14 @@ type GAN struct {
 
 // ganStep is one of the two training programs with its inputs.
 type ganStep struct {
+	g                        *G.ExprGraph
 	x, z, real, fake, weight *G.Node // images, noise, target labels, row weights
 	prog                     *graph.Gradients
+}
+
+// masked is a network with dropout, whose masks are drawn before each run of a graph.
+type masked interface {
+	fillMasks(g *G.ExprGraph, r *rng.RNG)
 }
 
 // NewGAN builds the networks, initialised as PyTorch does, and compiles both steps.
@@ -137,6 +157,7 @@ func (m *GAN) compile() error {
 		// Discriminator step: real batch against a generated one.
 		g := G.NewGraph()
 		s := &m.dStep
+		s.g = g
 		s.x = graph.Input(g, "x", tensor.Float32, b, m.pixels())
 		s.z = graph.Input(g, "z", tensor.Float32, b, z)
 		s.real = graph.Input(g, "real_label", tensor.Float32, b, 1)
@@ -154,6 +175,7 @@ func (m *GAN) compile() error {
 		// Generator step: fool the discriminator, whose weights only carry the gradient.
 		g = G.NewGraph()
 		s = &m.gStep
+		s.g = g
 		s.z = graph.Input(g, "z", tensor.Float32, b, z)
 		s.real = graph.Input(g, "target", tensor.Float32, b, 1)
 		s.weight = graph.Input(g, "weight", tensor.Float32, b)
@@ -200,6 +222,7 @@ func (m *GAN) discriminatorStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) 
 	fill(graph.Buffer(d.real), float32(m.cfg.RealLabel))
 	fill(graph.Buffer(d.fake), 0)
 	graph.MeanWeights(graph.Buffer(d.weight), b.Valid)
+	m.fillMasks(d.g, r)
 	if err := d.prog.Run(); err != nil {
 		return nil, err
 	}
@@ -215,11 +238,19 @@ func (m *GAN) generatorStep(valid int, r *rng.RNG) (float64, error) {
 	r.FillNormal(graph.Buffer(s.z))
 	fill(graph.Buffer(s.real), 1)
 	graph.MeanWeights(graph.Buffer(s.weight), valid)
+	m.fillMasks(s.g, r)
 	if err := s.prog.Run(); err != nil {
 		return 0, err
 	}
 	m.optG.Update(s.prog.Grads())
 	return s.prog.Float(0), nil
+}
+
+// fillMasks draws the discriminator's dropout masks for a run of g.
+func (m *GAN) fillMasks(g *G.ExprGraph, r *rng.RNG) {
+	if d, ok := m.disc.(masked); ok {
+		d.fillMasks(g, r)
+	}
 }
 
 // meanSigmoid is the discriminator's mean probability of "real" over the first n logits.
@@ -299,7 +330,7 @@ func (m *GAN) Close() error {
 }
 
 // The MLP GAN: G 100 → 256 → 256 → 784 (ReLU, ReLU, tanh), D 784 → 256 → 256 → 1 (leaky
-// ReLU, or ReLU with leaky_slope 0, then a logit).
+// ReLU, or ReLU with leaky_slope 0, each followed by dropout, then a logit).
 
 type mlpGenerator struct{ fc1, fc2, fc3 *graph.Linear }
 
@@ -318,6 +349,7 @@ func (n *mlpGenerator) forward(z *G.Node, _ bool) *G.Node {
 type mlpDiscriminator struct {
 	fc1, fc2, fc3 *graph.Linear
 	slope         float64
+	drop          *graph.Dropout
 }
 
 func newMLPDiscriminator(ps *graph.Params, cfg *GANConfig, env Env, r *rng.RNG) *mlpDiscriminator {
@@ -326,13 +358,17 @@ func newMLPDiscriminator(ps *graph.Params, cfg *GANConfig, env Env, r *rng.RNG) 
 		fc2:   graph.NewLinear(ps, "discriminator.fc2", cfg.Hidden, cfg.Hidden, r),
 		fc3:   graph.NewLinear(ps, "discriminator.fc3", cfg.Hidden, 1, r),
 		slope: cfg.LeakySlope,
+		drop:  graph.NewDropout(cfg.Dropout),
 	}
 }
 
-func (n *mlpDiscriminator) forward(x *G.Node, _ bool) *G.Node {
-	h := leaky(n.fc1.Forward(x), n.slope)
-	return n.fc3.Forward(leaky(n.fc2.Forward(h), n.slope))
+func (n *mlpDiscriminator) forward(x *G.Node, training bool) *G.Node {
+	h := n.drop.Forward(leaky(n.fc1.Forward(x), n.slope), training)
+	h = n.drop.Forward(leaky(n.fc2.Forward(h), n.slope), training)
+	return n.fc3.Forward(h)
 }
+
+func (n *mlpDiscriminator) fillMasks(g *G.ExprGraph, r *rng.RNG) { n.drop.Fill(g, r) }
 
 // leaky is LeakyReLU, or ReLU for slope 0.
 func leaky(x *G.Node, slope float64) *G.Node {

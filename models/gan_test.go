@@ -73,6 +73,11 @@ func TestGANStepsMoveOnlyTheirNetwork(t *testing.T) {
 			if changed(g0, m, "generator.") || !changed(d0, m, "discriminator.") {
 				t.Fatal("the discriminator step must move D and only D")
 			}
+			// Every layer of D learns: dropout masks are drawn, not left at zero.
+			first := m.params.Prefixed("discriminator.")[0]
+			if slices.Equal(d0[first.Name], first.Data()) {
+				t.Fatalf("%s did not move", first.Name)
+			}
 			if d, dr, df := ms[0].Value, ms[2].Value, ms[3].Value; !(d > 0) || !(dr > 0 && dr < 1) || !(df > 0 && df < 1) {
 				t.Fatalf("d_loss %v, d_real %v, d_fake %v", d, dr, df)
 			}
@@ -176,7 +181,7 @@ func TestGANStepsMatchPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &GANConfig{}
-	if err := configs.Load(cfg, "gan", "", []string{"latent=3", "hidden=4", "batch_size=3"}); err != nil {
+	if err := configs.Load(cfg, "gan", "", []string{"latent=3", "hidden=4", "batch_size=3", "dropout=0"}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := NewGAN(cfg, Env{ImageH: 2, ImageW: 2}, rng.New(1))

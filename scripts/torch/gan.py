@@ -33,18 +33,19 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, hidden, slope):
+    def __init__(self, hidden, slope, dropout):
         super().__init__()
         self.fc1, self.fc2, self.fc3 = nn.Linear(784, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, 1)
         self.act = (lambda x: F.leaky_relu(x, slope)) if slope > 0 else F.relu
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
-        return self.fc3(self.act(self.fc2(self.act(self.fc1(x)))))
+        return self.fc3(self.drop(self.act(self.fc2(self.drop(self.act(self.fc1(x)))))))
 
 
 def setup(args):
     torch.manual_seed(args.seed)
-    g, d = Generator(100, 256), Discriminator(256, 0 if args.reference else 0.2)
+    g, d = Generator(100, 256), Discriminator(256, 0 if args.reference else 0.2, 0 if args.reference else args.dropout)
     betas = (0.9, 0.999) if args.reference else (0.5, 0.999)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=betas)
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=betas)
@@ -79,10 +80,17 @@ def train(args):
             loss_d, loss_g = step(g, d, opt_g, opt_d, real_label, x_all[perm[i:i + 64]])
         print(json.dumps({"epoch": epoch, "loss_d": loss_d, "loss_g": loss_g, "train_s": round(time.time() - start, 2)}),
               flush=True)
+        if args.snapshot_every and epoch % args.snapshot_every == 0 and epoch < args.epochs:
+            save_samples(g, args.out.replace(".npy", "_epoch%03d.npy" % epoch))
+    save_samples(g, args.out)
+
+
+def save_samples(g, path):
+    """10,000 samples in [0, 1] as an N x 28 x 28 float32 .npy."""
     with torch.no_grad():
         samples = (g(torch.randn(10000, 100)) + 1) / 2
-    np.save(args.out, samples.reshape(-1, 28, 28).numpy().astype(np.float32))
-    print("wrote", args.out)
+    np.save(path, samples.reshape(-1, 28, 28).numpy().astype(np.float32))
+    print("wrote", path, flush=True)
 
 
 def bench(args):
@@ -106,6 +114,8 @@ if __name__ == "__main__":
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--reference", action="store_true", help="the reference design's settings")
+    p.add_argument("--dropout", type=float, default=0.3, help="dropout after D's hidden layers")
     p.add_argument("--out", default="/tmp/torch_gan.npy")
+    p.add_argument("--snapshot-every", type=int, default=0, help="also save samples every N epochs")
     args = p.parse_args()
     train(args) if args.mode == "train" else bench(args)
