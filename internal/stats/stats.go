@@ -94,9 +94,11 @@ func finite(g Gaussian) bool {
 }
 
 // eigenSym returns the eigenvalues (and, if asked, eigenvectors) of a symmetric matrix.
-// The matrix is scaled to unit largest entry first: gonum's LAPACK rescales matrices of
-// extreme norm itself, and that path (reached by the near-zero covariance of a collapsed
-// generator) panics in gonum v0.11.
+// It always lets gonum compute eigenvectors too: gonum v0.11's eigenvalue-only routine
+// (Dsterf) panics when it rescales a block of tiny entries, which the covariance of a
+// generator with dead features produces; the eigenvector routine (Dsteqr) does not. The
+// matrix is also scaled to unit largest entry, keeping the rest of LAPACK's rescaling out
+// of play.
 func eigenSym(s *mat.SymDense, vectors bool) ([]float64, *mat.Dense, error) {
 	n := s.SymmetricDim()
 	scale := 0.0
@@ -115,7 +117,7 @@ func eigenSym(s *mat.SymDense, vectors bool) ([]float64, *mat.Dense, error) {
 	scaled := mat.NewSymDense(n, nil)
 	scaled.ScaleSym(1/scale, s)
 	var eig mat.EigenSym
-	if !eig.Factorize(scaled, vectors) {
+	if !eig.Factorize(scaled, true) {
 		return nil, nil, fmt.Errorf("eigendecomposition failed")
 	}
 	values := eig.Values(nil)

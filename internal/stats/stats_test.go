@@ -103,3 +103,22 @@ func TestFrechetDistanceOfACollapsedSet(t *testing.T) {
 		}
 	}
 }
+
+// A block of tiny entries in an otherwise ordinary matrix (dead features of a generator)
+// sends gonum v0.11's eigenvalue-only routine down a rescaling path that panics; eigenSym
+// must not.
+func TestEigenSymWithATinyBlock(t *testing.T) {
+	s := mat.NewSymDense(4, []float64{
+		1, 0, 0, 0,
+		0, 1e-140, 1e-141, 0,
+		0, 1e-141, 1e-140, 1e-141,
+		0, 0, 1e-141, 2e-140,
+	})
+	values, _, err := eigenSym(s, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(values[3]-1) > 1e-12 {
+		t.Fatalf("eigenvalues %v", values)
+	}
+}
