@@ -81,7 +81,12 @@ func FrechetDistance(a, b Gaussian) (float64, error) {
 	for _, v := range values {
 		traceRoot += math.Sqrt(max(v, 0))
 	}
-	return d + mat.Trace(a.Cov) + mat.Trace(b.Cov) - 2*traceRoot, nil
+	// tr((Σ₁Σ₂)^½) ≤ √(tr Σ₁ · tr Σ₂): a check that the decomposition is sound.
+	ta, tb := mat.Trace(a.Cov), mat.Trace(b.Cov)
+	if bound := math.Sqrt(ta * tb); !(traceRoot <= bound*(1+1e-6)+1e-9) {
+		return 0, fmt.Errorf("fréchet distance: inconsistent eigendecomposition (trace %g > bound %g)", traceRoot, bound)
+	}
+	return d + ta + tb - 2*traceRoot, nil
 }
 
 func finite(g Gaussian) bool {
@@ -94,11 +99,13 @@ func finite(g Gaussian) bool {
 }
 
 // eigenSym returns the eigenvalues (and, if asked, eigenvectors) of a symmetric matrix.
-// It always lets gonum compute eigenvectors too: gonum v0.11's eigenvalue-only routine
-// (Dsterf) panics when it rescales a block of tiny entries, which the covariance of a
-// generator with dead features produces; the eigenvector routine (Dsteqr) does not. The
-// matrix is also scaled to unit largest entry, keeping the rest of LAPACK's rescaling out
-// of play.
+//
+// gonum v0.11's LAPACK mishandles blocks of tiny entries (below 1e-123 after its own
+// scaling): the eigenvalue-only routine panics and the eigenvector routine returns
+// eigenvalues of 1e127. The covariance of a generator with dead features produces such
+// blocks. So the matrix is scaled to unit largest entry and entries below 1e-20 of it are
+// set to zero (a change far below float64 precision of the result), which keeps LAPACK off
+// that path; eigenvectors are computed in every case, as they cost little at this size.
 func eigenSym(s *mat.SymDense, vectors bool) ([]float64, *mat.Dense, error) {
 	n := s.SymmetricDim()
 	scale := 0.0
@@ -115,7 +122,13 @@ func eigenSym(s *mat.SymDense, vectors bool) ([]float64, *mat.Dense, error) {
 		return make([]float64, n), id, nil
 	}
 	scaled := mat.NewSymDense(n, nil)
-	scaled.ScaleSym(1/scale, s)
+	for i := range n {
+		for j := i; j < n; j++ {
+			if v := s.At(i, j) / scale; math.Abs(v) >= 1e-20 {
+				scaled.SetSym(i, j, v)
+			}
+		}
+	}
 	var eig mat.EigenSym
 	if !eig.Factorize(scaled, true) {
 		return nil, nil, fmt.Errorf("eigendecomposition failed")

@@ -1,7 +1,10 @@
 package stats
 
 import (
+	"compress/gzip"
+	"encoding/binary"
 	"math"
+	"os"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -120,5 +123,79 @@ func TestEigenSymWithATinyBlock(t *testing.T) {
 	}
 	if math.Abs(values[3]-1) > 1e-12 {
 		t.Fatalf("eigenvalues %v", values)
+	}
+}
+
+// Dead features (always zero in the generated set) make Σ₁ singular, and Σ₁^½Σ₂Σ₁^½ full of
+// entries that are zero but for rounding. The distance must equal the one computed on the
+// live features alone plus the dead features' share of tr Σ₂ and |Δμ|².
+func TestFrechetDistanceWithDeadFeatures(t *testing.T) {
+	const n, dim, dead = 3000, 128, 48
+	gen := samples(n, dim, 0.5, 1, 5)
+	for i := range n {
+		for j := range dead {
+			gen[i*dim+j*2] = 0 // every other feature of the first 96 never fires
+		}
+	}
+	ref := samples(n, dim, 0, 1.5, 6)
+	a, _ := Fit(gen, n, dim)
+	b, _ := Fit(ref, n, dim)
+	d, err := FrechetDistance(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := func(data []float32) []float32 {
+		var out []float32
+		for i := range n {
+			for j := range dim {
+				if j >= 2*dead || j%2 == 1 {
+					out = append(out, data[i*dim+j])
+				}
+			}
+		}
+		return out
+	}
+	la, _ := Fit(live(gen), n, dim-dead)
+	lb, _ := Fit(live(ref), n, dim-dead)
+	want, err := FrechetDistance(la, lb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := 0; j < 2*dead; j += 2 { // the dead features' own terms
+		want += b.Mean[j]*b.Mean[j] + b.Cov.At(j, j)
+	}
+	if math.Abs(d-want) > 1e-6*want {
+		t.Fatalf("distance %v, on live features %v", d, want)
+	}
+}
+
+// The matrix Σ₁^½Σ₂Σ₁^½ of a real MLP GAN checkpoint (epoch 46 of the default run) on which
+// gonum's LAPACK returned eigenvalues of 1e127, giving an FID of -6.8e64. A symmetric
+// positive semi-definite matrix has eigenvalues between 0 and its trace.
+func TestEigenSymOfARealCollapsedGAN(t *testing.T) {
+	f, err := os.Open("testdata/collapsed_gan_m.bin.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 128
+	data := make([]float64, n*n)
+	if err := binary.Read(zr, binary.LittleEndian, data); err != nil {
+		t.Fatal(err)
+	}
+	m := mat.NewSymDense(n, data)
+	values, _, err := eigenSym(m, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := mat.Trace(m)
+	for _, v := range values {
+		if v < -1e-6*trace || v > trace*(1+1e-9) {
+			t.Fatalf("eigenvalue %g outside [0, trace %g]", v, trace)
+		}
 	}
 }
