@@ -88,9 +88,9 @@ func (op activationOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, 
 	y := output(prealloc, x.Dtype(), x.Shape())
 	switch x.Dtype() {
 	case tensor.Float32:
-		mapInto(y.Data().([]float32), x.Data().([]float32), op.act.f, op.alpha)
+		mapInto(op.act, y.Data().([]float32), x.Data().([]float32), op.alpha)
 	case tensor.Float64:
-		mapInto(y.Data().([]float64), x.Data().([]float64), op.act.f, op.alpha)
+		mapInto(op.act, y.Data().([]float64), x.Data().([]float64), op.alpha)
 	default:
 		return nil, fmt.Errorf("%v: unsupported dtype %v", op, x.Dtype())
 	}
@@ -132,9 +132,9 @@ func (op activationGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Val
 	dx := output(prealloc, y.Dtype(), y.Shape())
 	switch y.Dtype() {
 	case tensor.Float32:
-		gradInto(dx.Data().([]float32), y.Data().([]float32), dy.Data().([]float32), op.fwd.act.deriv, op.fwd.alpha)
+		gradInto(op.fwd.act, dx.Data().([]float32), y.Data().([]float32), dy.Data().([]float32), op.fwd.alpha)
 	case tensor.Float64:
-		gradInto(dx.Data().([]float64), y.Data().([]float64), dy.Data().([]float64), op.fwd.act.deriv, op.fwd.alpha)
+		gradInto(op.fwd.act, dx.Data().([]float64), y.Data().([]float64), dy.Data().([]float64), op.fwd.alpha)
 	default:
 		return nil, fmt.Errorf("%v: unsupported dtype %v", op, y.Dtype())
 	}
@@ -146,14 +146,57 @@ func (op activationGradOp) WriteHash(h hash.Hash) {
 func (op activationGradOp) Hashcode() uint32 { return hashOf(op) }
 func (op activationGradOp) String() string   { return op.fwd.String() + "Grad" }
 
-func mapInto[T float](y, x []T, f func(x, alpha float64) float64, alpha float64) {
-	for i, v := range x {
-		y[i] = T(f(float64(v), alpha))
-	}
+// mapInto computes y = f(x). The piecewise-linear activations, the common case between
+// layers, get loops of their own: a function call per element costs more than they do.
+func mapInto[T float](act activation, y, x []T, alpha float64) {
+	a := T(alpha)
+	parallelFor(len(x), 1<<14, func(lo, hi int) {
+		switch act.name {
+		case relu.name:
+			for i := lo; i < hi; i++ {
+				y[i] = max(x[i], 0)
+			}
+		case leakyReLU.name:
+			for i := lo; i < hi; i++ {
+				if v := x[i]; v > 0 {
+					y[i] = v
+				} else {
+					y[i] = a * v
+				}
+			}
+		default:
+			for i := lo; i < hi; i++ {
+				y[i] = T(act.f(float64(x[i]), alpha))
+			}
+		}
+	})
 }
 
-func gradInto[T float](dx, y, dy []T, deriv func(y, alpha float64) float64, alpha float64) {
-	for i, v := range y {
-		dx[i] = dy[i] * T(deriv(float64(v), alpha))
-	}
+// gradInto computes dx = dy · f'(x) from y = f(x), with the same fast paths.
+func gradInto[T float](act activation, dx, y, dy []T, alpha float64) {
+	a := T(alpha)
+	parallelFor(len(y), 1<<14, func(lo, hi int) {
+		switch act.name {
+		case relu.name:
+			for i := lo; i < hi; i++ {
+				if y[i] > 0 {
+					dx[i] = dy[i]
+				} else {
+					dx[i] = 0
+				}
+			}
+		case leakyReLU.name:
+			for i := lo; i < hi; i++ {
+				if y[i] > 0 {
+					dx[i] = dy[i]
+				} else {
+					dx[i] = a * dy[i]
+				}
+			}
+		default:
+			for i := lo; i < hi; i++ {
+				dx[i] = dy[i] * T(act.deriv(float64(y[i]), alpha))
+			}
+		}
+	})
 }

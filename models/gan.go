@@ -146,6 +146,10 @@ func NewGAN(cfg *GANConfig, env Env, r *rng.RNG) (*GAN, error) {
 		m.Close()
 		return nil, err
 	}
+	// The targets never change: real images (smoothed), generated ones, and G's wish.
+	fill(graph.Buffer(m.dStep.real), float32(cfg.RealLabel))
+	fill(graph.Buffer(m.dStep.fake), 0)
+	fill(graph.Buffer(m.gStep.real), 1)
 	return m, nil
 }
 
@@ -219,8 +223,6 @@ func (m *GAN) discriminatorStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) 
 		return nil, err
 	}
 	r.FillNormal(graph.Buffer(d.z))
-	fill(graph.Buffer(d.real), float32(m.cfg.RealLabel))
-	fill(graph.Buffer(d.fake), 0)
 	graph.MeanWeights(graph.Buffer(d.weight), b.Valid)
 	m.fillMasks(d.g, r)
 	if err := d.prog.Run(); err != nil {
@@ -236,7 +238,6 @@ func (m *GAN) discriminatorStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) 
 func (m *GAN) generatorStep(valid int, r *rng.RNG) (float64, error) {
 	s := &m.gStep
 	r.FillNormal(graph.Buffer(s.z))
-	fill(graph.Buffer(s.real), 1)
 	graph.MeanWeights(graph.Buffer(s.weight), valid)
 	m.fillMasks(s.g, r)
 	if err := s.prog.Run(); err != nil {
