@@ -4,4 +4,9 @@
 // downloads the known sets into a checksum-verified cache, streams minibatches to the
 // models with a prefetching goroutine and recycled buffers, and writes sample grids as
 // PNG and arrays as NPY for numpy.
+//
+// For the language models it reads UTF-8 corpora (tiny Shakespeare is embedded), turns
+// them into tokens (characters, or a byte-level BPE learnt from the corpus) and streams
+// windows of tokens: random windows or contiguous rows for training, a sweep for
+// evaluation.
 package datasets

@@ -13,8 +13,14 @@ type Batch struct {
 	Rows, Valid  int
 	X            []float32 // Rows × Features, images flattened row-major, pixels scaled into the stream's range
 	Labels       []int32   // Rows (zero for padding rows); nil when the set has no labels
-	release      func()    // set while the batch is out; cleared by Release
-	recycle      func()    // made once per buffer, so handing a batch out allocates nothing
+	// Token batches (TokenStream) fill these instead of X: row r's window of Window+1
+	// tokens, Tokens[r*(Window+1):(r+1)*(Window+1)]; its inputs are the first Window and
+	// its targets the last Window. Weights (Rows × Window) is 1 for each real target and 0
+	// for padding, so losses average over Weights' sum.
+	Tokens  []int32
+	Weights []float32
+	release func() // set while the batch is out; cleared by Release
+	recycle func() // made once per buffer, so handing a batch out allocates nothing
 }
 
 // Release hands the batch's buffers back to its stream for reuse. Call it once: the
@@ -43,6 +49,7 @@ type Stream interface {
 type batchPool struct {
 	rows, features int
 	labels         bool
+	window         int // token batches: targets per row (Tokens hold one more per row)
 	keep           int // free buffers kept at most; the rest go to the garbage collector
 
 	mu   sync.Mutex
@@ -69,9 +76,16 @@ func (p *batchPool) get() *Batch {
 	}
 	p.mu.Unlock()
 	if b == nil {
-		b = &Batch{Rows: p.rows, X: make([]float32, p.rows*p.features)}
+		b = &Batch{Rows: p.rows}
+		if p.features > 0 {
+			b.X = make([]float32, p.rows*p.features)
+		}
 		if p.labels {
 			b.Labels = make([]int32, p.rows)
+		}
+		if p.window > 0 {
+			b.Tokens = make([]int32, p.rows*(p.window+1))
+			b.Weights = make([]float32, p.rows*p.window)
 		}
 		b.recycle = func() { p.put(b) }
 	}

@@ -53,6 +53,14 @@ class Discriminator(nn.Module):
 def main(args):
     torch.manual_seed(args.seed)
     g, d = Generator(100, args.channels), Discriminator(args.channels, 0.2, args.d_bn, args.d_dropout)
+    if args.init_std > 0:  # the DCGAN paper's N(0, std) weights, BN scales N(1, std)
+        for m in list(g.modules()) + list(d.modules()):
+            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.normal_(m.weight, 0, args.init_std)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1, args.init_std)
+                nn.init.zeros_(m.bias)
     opt_g = torch.optim.Adam(g.parameters(), lr=args.lr_g, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=args.lr_d, betas=(0.5, 0.999))
     x_all = images("train-images-idx3-ubyte.gz") * 2 - 1
@@ -91,6 +99,7 @@ if __name__ == "__main__":
     p.add_argument("--lr-d", type=float, default=2e-4)
     p.add_argument("--d-bn", type=int, default=1)
     p.add_argument("--d-dropout", type=float, default=0.0)
+    p.add_argument("--init-std", type=float, default=0, help="0: PyTorch's default initialisation")
     p.add_argument("--eval-mode", type=int, default=1, help="sample with BN's running statistics (1) or batch statistics (0)")
     p.add_argument("--out", default="/tmp/torch_dcgan.npy")
     main(p.parse_args())
