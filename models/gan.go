@@ -51,6 +51,7 @@ type GANConfig struct {
 	LeakySlope    float64 `yaml:"leaky_slope"`
 	Dropout       float64 `yaml:"dropout"`
 	RealLabel     float64 `yaml:"real_label"`
+	LRG           float64 `yaml:"lr_g"`
 	EvalSamples   int     `yaml:"eval_samples"`
 }
 
@@ -58,10 +59,20 @@ type GANConfig struct {
 // far more per epoch, and each of its epochs costs far more.
 var ganEpochs = map[string]int{"mlp": 50, "dcgan": 10}
 
-// Resolve implements configs.Resolver: epochs 0 means the architecture's default.
+// The generator's learning rate as a multiple of lr (the discriminator's) when lr_g is 0.
+// The DCGAN's discriminator, with batch normalisation, outpaces a generator that learns
+// at its rate: a PyTorch twin of aigc's DCGAN scored FID 771 after 2 epochs with lr_g =
+// lr, 499 with 2×lr and 355 with 4×lr (scripts/torch/dcgan.py, aigc's metric).
+var ganLRGMult = map[string]float64{"mlp": 1, "dcgan": 4}
+
+// Resolve implements configs.Resolver: epochs 0 and lr_g 0 mean the architecture's
+// defaults.
 func (c *GANConfig) Resolve() {
 	if c.Epochs == 0 {
 		c.Epochs = ganEpochs[c.Arch]
+	}
+	if c.LRG == 0 {
+		c.LRG = ganLRGMult[c.Arch] * c.LR
 	}
 }
 
@@ -82,6 +93,8 @@ func (c *GANConfig) Validate() error {
 		return fmt.Errorf("dropout must be in [0, 1) (got %g)", c.Dropout)
 	case !(c.RealLabel > 0.5 && c.RealLabel <= 1):
 		return fmt.Errorf("real_label must be in (0.5, 1] (got %g)", c.RealLabel)
+	case !(c.LRG > 0):
+		return fmt.Errorf("lr_g must be > 0, or 0 for the architecture's default (got %g)", c.LRG)
 	case c.EvalSamples < 2:
 		return fmt.Errorf("eval_samples must be >= 2 (got %d)", c.EvalSamples)
 	}
@@ -139,9 +152,11 @@ func NewGAN(cfg *GANConfig, env Env, r *rng.RNG) (*GAN, error) {
 			return nil, err
 		}
 	}
-	adam := graph.AdamConfig{LR: cfg.LR, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps}
-	m.optG = graph.NewAdam(m.params.Prefixed("generator."), adam)
-	m.optD = graph.NewAdam(m.params.Prefixed("discriminator."), adam)
+	adamD := graph.AdamConfig{LR: cfg.LR, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps}
+	adamG := adamD
+	adamG.LR = cfg.LRG
+	m.optG = graph.NewAdam(m.params.Prefixed("generator."), adamG)
+	m.optD = graph.NewAdam(m.params.Prefixed("discriminator."), adamD)
 	if err := m.compile(); err != nil {
 		m.Close()
 		return nil, err

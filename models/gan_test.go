@@ -155,10 +155,30 @@ func TestGANConfigErrors(t *testing.T) {
 		"eval_samples=1": "eval_samples must be >= 2",
 		"channels=0":     "channels must be > 0",
 		"latent=0":       "latent must be > 0",
+		"lr_g=-1":        "lr_g must be > 0",
 	} {
 		cfg := &GANConfig{}
 		if err := configs.Load(cfg, "gan", "", []string{set}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("--set %s: %v, want %q", set, err, want)
+		}
+	}
+}
+
+// lr_g 0 resolves to the architecture's multiple of lr, and each network's Adam uses its own rate.
+func TestGANLearningRates(t *testing.T) {
+	for _, c := range []struct {
+		sets []string
+		d, g float64
+	}{
+		{[]string{"arch=mlp"}, 2e-4, 2e-4},
+		{[]string{"arch=dcgan", "channels=4"}, 2e-4, 8e-4},
+		{[]string{"arch=dcgan", "channels=4", "lr=1e-4"}, 1e-4, 4e-4},
+		{[]string{"arch=dcgan", "channels=4", "lr_g=3e-4"}, 2e-4, 3e-4},
+	} {
+		m := newGAN(t, c.sets...)
+		if m.cfg.LRG != c.g || m.optG.LR != c.g || m.optD.LR != c.d {
+			t.Errorf("%v: lr_g %g, G's Adam %g, D's Adam %g; want G %g, D %g",
+				c.sets, m.cfg.LRG, m.optG.LR, m.optD.LR, c.g, c.d)
 		}
 	}
 }
