@@ -37,6 +37,9 @@ type TokenStreamOptions struct {
 	// as many targets as the split holds). The other orders are fixed by the data.
 	BatchesPerEpoch int
 	Prefetch        int // batches prepared ahead; 0 means 2
+	// CharsPerToken is how many characters the tokens stand for on average (1 for the
+	// char tokeniser), for reporting bits per character; 0 means 1.
+	CharsPerToken float64
 }
 
 // TokenStream streams batches of token windows: Batch.Tokens and Batch.Weights.
@@ -64,6 +67,9 @@ func NewTokenStream(ids []int32, source string, opts TokenStreamOptions) (*Token
 	}
 	if opts.Prefetch == 0 {
 		opts.Prefetch = 2
+	}
+	if opts.CharsPerToken == 0 {
+		opts.CharsPerToken = 1
 	}
 	if len(ids) < t+1 {
 		return nil, fmt.Errorf("%s: %d tokens are too few for one window of %d (block size + 1)", source, len(ids), t+1)
@@ -98,6 +104,9 @@ func (s *TokenStream) BatchSize() int       { return s.opts.BatchSize }
 func (s *TokenStream) BatchesPerEpoch() int { return s.batches }
 func (s *TokenStream) Window() int          { return s.opts.Window }
 func (s *TokenStream) Order() TokenOrder    { return s.opts.Order }
+
+// CharsPerToken is the average number of characters a token stands for.
+func (s *TokenStream) CharsPerToken() float64 { return s.opts.CharsPerToken }
 
 // Targets is the number of real targets in an epoch of a Sweep (every token but the first).
 func (s *TokenStream) Targets() int { return len(s.ids) - 1 }

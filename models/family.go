@@ -21,6 +21,7 @@ type DataKind string
 
 const (
 	Images DataKind = "images" // MNIST-format IDX image sets
+	Text   DataKind = "text"   // a UTF-8 corpus, as token windows
 )
 
 // Family describes one model family.
@@ -42,7 +43,8 @@ type Family struct {
 // Env is what a model learns from its data rather than its config; it is stored in
 // checkpoints so a model can be rebuilt without the data.
 type Env struct {
-	ImageH, ImageW int
+	ImageH, ImageW int                // image families
+	Tokenizer      datasets.Tokenizer // text families: learnt from the training split
 }
 
 // Metric is one named value a step reports.

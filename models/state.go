@@ -7,6 +7,7 @@ import (
 
 	"github.com/aigc-go/aigc/checkpoints"
 	"github.com/aigc-go/aigc/configs"
+	"github.com/aigc-go/aigc/datasets"
 	"github.com/aigc-go/aigc/internal/rng"
 )
 
@@ -14,6 +15,7 @@ import (
 const (
 	keyImageH     = "image_h"
 	keyImageW     = "image_w"
+	keyTokenizer  = "tokenizer"
 	keyOptimSteps = "optim.steps"
 	optimPrefix   = "optim."
 )
@@ -35,8 +37,16 @@ func StateTensors(m Model) []checkpoints.Tensor {
 // StateMeta records what rebuilding m needs besides its config: the data's shape and the
 // optimisers' step counts.
 func StateMeta(m Model, env Env, extra map[string]string) {
-	extra[keyImageH] = strconv.Itoa(env.ImageH)
-	extra[keyImageW] = strconv.Itoa(env.ImageW)
+	if env.Tokenizer != nil {
+		tok, err := datasets.MarshalTokenizer(env.Tokenizer)
+		if err != nil {
+			panic(err) // aigc's own tokenisers always marshal
+		}
+		extra[keyTokenizer] = string(tok)
+	} else {
+		extra[keyImageH] = strconv.Itoa(env.ImageH)
+		extra[keyImageW] = strconv.Itoa(env.ImageW)
+	}
 	var steps []string
 	for _, o := range m.Optimizers() {
 		steps = append(steps, strconv.Itoa(o.Steps))
@@ -48,6 +58,12 @@ func StateMeta(m Model, env Env, extra map[string]string) {
 func EnvOf(f *checkpoints.File, meta checkpoints.Meta) (Env, error) {
 	var env Env
 	var err error
+	if tok, ok := meta.Extra[keyTokenizer]; ok {
+		if env.Tokenizer, err = datasets.UnmarshalTokenizer([]byte(tok)); err != nil {
+			return env, fmt.Errorf("checkpoint %s: %v", f.Path, err)
+		}
+		return env, nil
+	}
 	if env.ImageH, err = strconv.Atoi(meta.Extra[keyImageH]); err == nil {
 		env.ImageW, err = strconv.Atoi(meta.Extra[keyImageW])
 	}

@@ -59,6 +59,7 @@ type benchReport struct {
 	MsPerStep    float64 `json:"ms_per_step"`
 	StepsPerS    float64 `json:"steps_per_s"`
 	SamplesPerS  float64 `json:"samples_per_s"`
+	TokensPerS   float64 `json:"tokens_per_s,omitempty"` // language models: samples × block_size
 	FLOPsPerStep int64   `json:"flops_per_step"`
 	GFLOPS       float64 `json:"gflops"`
 }
@@ -71,26 +72,38 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	if err != nil {
 		return err
 	}
-	data, err := loadImages(fam, cfg, o.Data, o.Seed)
-	if err != nil {
-		return err
+	var env models.Env
+	var trainSet datasets.Stream
+	perSample := 1 // tokens per batch row, for a language model
+	if fam.Data == models.Text {
+		data, err := loadText(fam, cfg, o.Data, o.Seed, nil)
+		if err != nil {
+			return err
+		}
+		env, trainSet, perSample = data.Env, data.Train, data.Train.Window()
+	} else {
+		data, err := loadImages(fam, cfg, o.Data, o.Seed)
+		if err != nil {
+			return err
+		}
+		env, trainSet = data.Env, data.Train
 	}
 	dev, err := o.chooseDevice()
 	if err != nil {
 		return err
 	}
 	r := rng.New(o.Seed)
-	m, err := fam.Build(cfg, data.Env, r)
+	m, err := fam.Build(cfg, env, r)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 
-	if err := steps(ctx, m, data.Train, r, o.Warmup); err != nil {
+	if err := steps(ctx, m, trainSet, r, o.Warmup); err != nil {
 		return err
 	}
 	start := time.Now()
-	if err := steps(ctx, m, data.Train, r, o.Steps); err != nil {
+	if err := steps(ctx, m, trainSet, r, o.Steps); err != nil {
 		return err
 	}
 	elapsed := time.Since(start).Seconds()
@@ -104,14 +117,21 @@ func runBench(ctx context.Context, o *benchOptions) error {
 		SamplesPerS:  float64(o.Steps*bs) / elapsed,
 		FLOPsPerStep: m.StepFLOPs(),
 	}
+	if perSample > 1 {
+		rep.TokensPerS = rep.SamplesPerS * float64(perSample)
+	}
 	rep.GFLOPS = float64(rep.FLOPsPerStep) * rep.StepsPerS / 1e9
 	if o.JSON {
 		return printJSON(o.Out, rep)
 	}
 	fmt.Fprintf(o.Out, "%s: batch %d, %d steps after %d warm-up, %s with %d threads (%s, %s)\n",
 		rep.Model, bs, rep.Steps, o.Warmup, rep.Device, rep.Threads, rep.BLAS, rep.Backend)
-	fmt.Fprintf(o.Out, "  %.2f ms/step  %.1f steps/s  %.0f samples/s  %.1f GFLOP/s (%.3f GFLOP/step)\n",
-		rep.MsPerStep, rep.StepsPerS, rep.SamplesPerS, rep.GFLOPS, float64(rep.FLOPsPerStep)/1e9)
+	rate := fmt.Sprintf("%.0f samples/s", rep.SamplesPerS)
+	if rep.TokensPerS > 0 {
+		rate = fmt.Sprintf("%.0f tokens/s", rep.TokensPerS)
+	}
+	fmt.Fprintf(o.Out, "  %.2f ms/step  %.1f steps/s  %s  %.1f GFLOP/s (%.3f GFLOP/step)\n",
+		rep.MsPerStep, rep.StepsPerS, rate, rep.GFLOPS, float64(rep.FLOPsPerStep)/1e9)
 	return nil
 }
 

@@ -36,9 +36,11 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 			"the class histogram (a GAN by default on 10,000 samples; the VAE with --samples N).\n" +
 			"--images FILE.npy judges any N×28×28 images in [0,1], from PyTorch say. For the VAE it\n" +
 			"also writes reconstructions.png (originals above their reconstructions) and\n" +
-			"interpolations.png (decoded points between pairs of test images) next to the checkpoint.",
+			"interpolations.png (decoded points between pairs of test images) next to the checkpoint.\n" +
+			"A language model (rnn, lstm) reports its validation loss in nats per token, bits per\n" +
+			"character and perplexity.",
 		Example: "  aigc eval vae\n  aigc eval vae --samples 10000 --json\n  aigc eval gan\n" +
-			"  aigc eval gan --images torch_samples.npy",
+			"  aigc eval gan --images torch_samples.npy\n  aigc eval lstm --json",
 		Args: exactArgs(1, "one MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
@@ -47,7 +49,7 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 	}
 	o.From.bind(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.Data, "data", "", "image folder or downloaded set name (default: the embedded MNIST)")
+	f.StringVar(&o.Data, "data", "", "image folder or downloaded set name (default: the embedded MNIST), or a text file")
 	f.IntVar(&o.Samples, "samples", -1, "generated images to judge (default: 10000 for a GAN, none for the VAE)")
 	f.StringVar(&o.Images, "images", "", "judge the images of this .npy file (N×H×W, values in [0,1]) instead")
 	f.BoolVar(&o.JSON, "json", false, "print the results as JSON")
@@ -78,6 +80,9 @@ func runEval(ctx context.Context, o *evalOptions) error {
 		return err
 	}
 	defer l.Model.Close()
+	if l.Family.Data == models.Text {
+		return evalText(ctx, o, l)
+	}
 	data, err := loadImages(l.Family, l.Config, o.Data, o.Seed)
 	if err != nil {
 		return err

@@ -17,13 +17,18 @@ import (
 // maxSamples bounds -n: 100,000 MNIST-sized images are 300 MB of float32.
 const maxSamples = 100_000
 
+// maxTokens bounds -n for a language model.
+const maxTokens = 10_000_000
+
 type sampleOptions struct {
 	*globalOptions
 	Model  string
 	From   checkpointFlags
-	N      int
+	N      int // -1: 64 images, or 500 tokens
 	Out    string
 	Format string
+	Prompt string
+	Text   models.SampleOptions
 }
 
 func newSampleCmd(g *globalOptions) *cobra.Command {
@@ -31,8 +36,11 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sample MODEL",
 		Short: "Generate samples from a trained model",
+		Long: "sample draws from a trained model: images as a PNG grid or an .npy array, text streamed\n" +
+			"to stdout (or --out) as it is generated, -n counting tokens.",
 		Example: "  aigc sample vae -n 64                 # PNG grid, 8 per row\n" +
-			"  aigc sample vae -n 1000 --format npy -o vae.npy --seed 3",
+			"  aigc sample vae -n 1000 --format npy -o vae.npy --seed 3\n" +
+			"  aigc sample lstm --prompt \"ROMEO:\" -n 500 --temperature 0.8 --top-k 40 --top-p 0.95 --seed 1",
 		Args: exactArgs(1, "one MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
@@ -41,13 +49,23 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 	}
 	o.From.bind(cmd)
 	f := cmd.Flags()
-	f.IntVarP(&o.N, "n", "n", 64, "number of samples")
+	f.IntVarP(&o.N, "n", "n", -1, "number of samples (default 64), or of tokens to generate (default 500)")
+	f.StringVar(&o.Prompt, "prompt", "\n", "text models: the text to continue")
+	f.Float64Var(&o.Text.Temperature, "temperature", 0.8, "text models: divide the logits by this (0: always the likeliest token)")
+	f.IntVar(&o.Text.TopK, "top-k", 0, "text models: draw from the k likeliest tokens only (0: all)")
+	f.Float64Var(&o.Text.TopP, "top-p", 0, "text models: draw from the fewest likeliest tokens whose probability reaches p (0: all)")
 	f.StringVarP(&o.Out, "out", "o", "", "output file (default RUN/samples.png or .npy)")
 	f.StringVar(&o.Format, "format", "", "png (a grid) or npy (N×H×W float32); default from --out's extension, else png")
 	return cmd
 }
 
 func runSample(o *sampleOptions) error {
+	if fam, err := models.Lookup(o.Model); err == nil && fam.Data == models.Text {
+		return sampleText(o)
+	}
+	if o.N == -1 {
+		o.N = 64
+	}
 	if o.N < 1 || o.N > maxSamples {
 		return usageError{fmt.Errorf("-n must be between 1 and %d (got %d)", maxSamples, o.N)}
 	}
@@ -104,5 +122,43 @@ func writeImages(path, format string, images []float32, n int, env models.Env) e
 			return datasets.WriteNPY(w, images, []int{n, env.ImageH, env.ImageW})
 		}
 		return datasets.WriteGrid(w, images, n, env.ImageH, env.ImageW, 8, 2)
+	})
+}
+
+// sampleText streams generated text to stdout, or writes it to --out.
+func sampleText(o *sampleOptions) error {
+	if o.N == -1 {
+		o.N = 500
+	}
+	if o.N < 0 || o.N > maxTokens {
+		return usageError{fmt.Errorf("-n must be between 0 and %d tokens (got %d)", maxTokens, o.N)}
+	}
+	if err := o.Text.Validate(); err != nil {
+		return usageError{err}
+	}
+	l, err := o.From.open(o.Model)
+	if err != nil {
+		return err
+	}
+	defer l.Model.Close()
+	gen, ok := l.Model.(models.TextGenerator)
+	if !ok {
+		return fmt.Errorf("model %s cannot generate text", l.Family.Name)
+	}
+	if _, err := gen.Tokenizer().Encode(o.Prompt); err != nil {
+		return fmt.Errorf("--prompt: %w", err)
+	}
+	if _, err := o.chooseDevice(); err != nil {
+		return err
+	}
+	if o.Out == "" {
+		if err := generateText(o.globalOptions.Out, gen, o.Prompt, o.N, o.Text, rng.New(o.Seed)); err != nil {
+			return err
+		}
+		fmt.Fprintln(o.globalOptions.Out)
+		return nil
+	}
+	return checkpoints.WriteAtomic(o.Out, func(w io.Writer) error {
+		return generateText(w, gen, o.Prompt, o.N, o.Text, rng.New(o.Seed))
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aigc-go/aigc/configs"
+	"github.com/aigc-go/aigc/datasets"
 	"github.com/aigc-go/aigc/internal/rng"
 	"github.com/aigc-go/aigc/models"
 	"github.com/aigc-go/aigc/train"
@@ -35,7 +36,8 @@ func newTrainCmd(g *globalOptions) *cobra.Command {
 		Short: "Train a model, resuming its run directory's latest checkpoint",
 		Example: "  aigc train vae\n" +
 			"  aigc train vae --set epochs=1 --run runs/vae-short\n" +
-			"  aigc train vae --data fashion-mnist --steps 100",
+			"  aigc train vae --data fashion-mnist --steps 100\n" +
+			"  aigc train lstm --set tokenizer=bpe --set vocab_size=512 --data corpus.txt",
 		Args: exactArgs(1, "one MODEL (see aigc models)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
@@ -44,7 +46,7 @@ func newTrainCmd(g *globalOptions) *cobra.Command {
 	}
 	o.Config.bind(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.Data, "data", "", "image folder or downloaded set name (default: the embedded MNIST)")
+	f.StringVar(&o.Data, "data", "", "image folder or downloaded set name (default: the embedded MNIST); for a\nlanguage model a UTF-8 text file (default: the embedded tiny Shakespeare)")
 	f.StringVar(&o.Run, "run", "", "run directory for config, metrics and checkpoints (default runs/MODEL)")
 	f.IntVar(&o.Steps, "steps", 0, "stop after N optimiser steps in all (0: train every epoch)")
 	f.IntVar(&o.SaveEvery, "save-every", -1, "also checkpoint every N steps (default: the config's save_every)")
@@ -63,31 +65,46 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	if err != nil {
 		return err
 	}
-	data, err := loadImages(fam, cfg, o.Data, o.Seed)
-	if err != nil {
-		return err
+	var env models.Env
+	var trainSet, evalSet datasets.Stream
+	var what string
+	if fam.Data == models.Text {
+		data, err := loadText(fam, cfg, o.Data, o.Seed, nil)
+		if err != nil {
+			return err
+		}
+		env, trainSet, evalSet, what = data.Env, data.Train, data.Val, data.describe()
+	} else {
+		data, err := loadImages(fam, cfg, o.Data, o.Seed)
+		if err != nil {
+			return err
+		}
+		env, trainSet, evalSet = data.Env, data.Train, data.Test
+		what = fmt.Sprintf("%s (%d images)", data.Set.Name, data.Set.Train.N)
 	}
 	if _, err := o.chooseDevice(); err != nil {
 		return err
 	}
 	dir := runDir(o.Run, o.Model)
 	if !o.Quiet {
-		fmt.Fprintf(o.Out, "training %s on %s (%d images), run directory %s\n%s", fam.Name, data.Set.Name,
-			data.Set.Train.N, dir, indent(configs.YAML(cfg)))
+		fmt.Fprintf(o.Out, "training %s on %s, run directory %s\n%s", fam.Name, what, dir, indent(configs.YAML(cfg)))
 	}
 	r := rng.New(o.Seed)
-	m, err := fam.Build(cfg, data.Env, r)
+	m, err := fam.Build(cfg, env, r)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	opts := train.Options{
-		Family: fam, Config: cfg, Env: data.Env, Model: m, Train: data.Train, Eval: data.Test,
+		Family: fam, Config: cfg, Env: env, Model: m, Train: trainSet, Eval: evalSet,
 		RNG: r, Seed: o.Seed, RunDir: dir, MaxSteps: o.Steps, Fresh: o.Fresh,
 		Out: o.Out, Bar: o.Terminal, Quiet: o.Quiet, Version: version,
 	}
-	if s, ok := m.(models.ImageSampler); ok {
-		opts.OnEpoch = func(epoch int) error { return epochGrid(s, dir, epoch, o.Seed, data.Env) }
+	switch s := m.(type) {
+	case models.ImageSampler:
+		opts.OnEpoch = func(epoch int) error { return epochGrid(s, dir, epoch, o.Seed, env) }
+	case models.TextGenerator:
+		opts.OnEpoch = func(epoch int) error { return epochText(s, dir, epoch, o.Seed) }
 	}
 	res, err := train.Run(ctx, opts)
 	if errors.Is(err, train.ErrInterrupted) {

@@ -1,0 +1,361 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/configs"
+	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/graph"
+	"github.com/aigc-go/aigc/internal/rng"
+)
+
+// A language model learns p(token | the tokens before it) and is trained on windows of
+// block_size tokens with the mean cross-entropy of its predictions (nats per token). This
+// file holds what the recurrent families (rnn.go, lstm.go) share: feeding windows,
+// truncated backpropagation through time, gradient clipping, evaluation and sampling.
+
+// TextConfig is the config of a language model.
+type TextConfig interface {
+	configs.Config
+	TextConfig() *configs.Text
+}
+
+// TextGenerator is a model that writes text.
+type TextGenerator interface {
+	Tokenizer() datasets.Tokenizer
+	// Generate continues prompt (at least one token) by n tokens, calling emit with each
+	// new token as soon as it is drawn.
+	Generate(prompt []int32, n int, o SampleOptions, r *rng.RNG, emit func(id int32) error) error
+}
+
+// SampleOptions shape the next-token distribution before a token is drawn from it.
+type SampleOptions struct {
+	Temperature float64 // logits are divided by it; 0 picks the likeliest token (greedy)
+	TopK        int     // keep only the k likeliest tokens; 0: all
+	TopP        float64 // keep the smallest set of likeliest tokens whose probability reaches p; 0 or 1: all
+}
+
+// Validate checks the options.
+func (o SampleOptions) Validate() error {
+	switch {
+	case !(o.Temperature >= 0) || math.IsInf(o.Temperature, 0):
+		return fmt.Errorf("--temperature must be >= 0 (got %g)", o.Temperature)
+	case o.TopK < 0:
+		return fmt.Errorf("--top-k must be >= 0 (got %d)", o.TopK)
+	case !(o.TopP >= 0 && o.TopP <= 1):
+		return fmt.Errorf("--top-p must be in [0, 1] (got %g)", o.TopP)
+	}
+	return nil
+}
+
+// pickToken draws a token from logits shaped by o, using scratch (len(logits)) for work.
+func pickToken(logits []float32, o SampleOptions, r *rng.RNG, scratch []tokenProb) int32 {
+	if o.Temperature == 0 {
+		best := 0
+		for i, v := range logits {
+			if v > logits[best] {
+				best = i
+			}
+		}
+		return int32(best)
+	}
+	ps := scratch[:len(logits)]
+	for i, v := range logits {
+		ps[i] = tokenProb{int32(i), float64(v) / o.Temperature}
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].p > ps[j].p || ps[i].p == ps[j].p && ps[i].id < ps[j].id })
+	if o.TopK > 0 && o.TopK < len(ps) {
+		ps = ps[:o.TopK]
+	}
+	top, sum := ps[0].p, 0.0
+	for i := range ps {
+		ps[i].p = math.Exp(ps[i].p - top)
+		sum += ps[i].p
+	}
+	if o.TopP > 0 && o.TopP < 1 {
+		acc := 0.0
+		for i := range ps {
+			acc += ps[i].p / sum
+			if acc >= o.TopP {
+				ps = ps[:i+1]
+				break
+			}
+		}
+		sum = 0
+		for _, t := range ps {
+			sum += t.p
+		}
+	}
+	u := r.Float64() * sum
+	for _, t := range ps {
+		if u -= t.p; u < 0 {
+			return t.id
+		}
+	}
+	return ps[len(ps)-1].id
+}
+
+type tokenProb struct {
+	id int32
+	p  float64
+}
+
+// recurrentNet is what differs between the recurrent families: the cell, unrolled.
+type recurrentNet interface {
+	// stateShapes lists the [rows, width] states carried from step to step (the RNN's h;
+	// each LSTM layer's h and c), for batch rows.
+	stateWidths() []int
+	// unroll applies the network to a window: ids[t] holds the step-t token ids ([B], as
+	// floats) and s0 the states before step 0. It returns the logits of every step stacked
+	// time-major, [T·B, V] (row t·B+b is row b at step t), and the states after the last step.
+	unroll(ids, s0 []*G.Node, training bool) (logits *G.Node, sT []*G.Node)
+	fillMasks(g *G.ExprGraph, r *rng.RNG)
+}
+
+// window is a compiled unrolled network with its inputs.
+type window struct {
+	g                *G.ExprGraph
+	rows, steps      int
+	ids              []*G.Node // [rows] per step
+	targets, weights *G.Node   // [steps·rows], time-major
+	s0               []*G.Node // initial states
+	nStates          int
+}
+
+func newWindow(net recurrentNet, rows, steps int) *window {
+	w := &window{g: G.NewGraph(), rows: rows, steps: steps}
+	for t := range steps {
+		w.ids = append(w.ids, graph.Input(w.g, fmt.Sprintf("ids_%d", t), tensor.Float32, rows))
+	}
+	w.targets = graph.Input(w.g, "targets", tensor.Float32, steps*rows)
+	w.weights = graph.Input(w.g, "weights", tensor.Float32, steps*rows)
+	for i, width := range net.stateWidths() {
+		w.s0 = append(w.s0, graph.Input(w.g, fmt.Sprintf("state_%d", i), tensor.Float32, rows, width))
+	}
+	w.nStates = len(w.s0)
+	return w
+}
+
+// feed copies a token batch into the inputs: ids and targets time-major, and weights
+// scaled to sum to 1 (or the raw 0/1 weights when mean is false). It returns the number
+// of real targets.
+func (w *window) feed(b *datasets.Batch, mean bool) (int, error) {
+	t1 := w.steps + 1
+	if b.Rows != w.rows || len(b.Tokens) != b.Rows*t1 {
+		return 0, fmt.Errorf("token batch of %d rows × %d, the model wants %d × %d",
+			b.Rows, len(b.Tokens)/max(b.Rows, 1)-1, w.rows, w.steps)
+	}
+	tg, wt := graph.Buffer(w.targets), graph.Buffer(w.weights)
+	n := 0.0
+	for _, v := range b.Weights {
+		n += float64(v)
+	}
+	scale := float32(1)
+	if mean && n > 0 {
+		scale = float32(1 / n)
+	}
+	for t := range w.steps {
+		ids := graph.Buffer(w.ids[t])
+		for r := range w.rows {
+			ids[r] = float32(b.Tokens[r*t1+t])
+			tg[t*w.rows+r] = float32(b.Tokens[r*t1+t+1])
+			wt[t*w.rows+r] = b.Weights[r*w.steps+t] * scale
+		}
+	}
+	return int(n), nil
+}
+
+// recurrentLM is a recurrent language model: a net, its training, evaluation and sampling
+// programs, and the state it carries between windows.
+type recurrentLM struct {
+	text   *configs.Text
+	tc     *configs.Train
+	carry  bool // carry_state: windows continue the previous batch's rows
+	env    Env
+	params *graph.Params
+	net    recurrentNet
+	opt    *graph.Adam
+
+	train, eval, step  *window
+	trainProg          *graph.Gradients
+	evalProg, stepProg *graph.Program
+	carried            []*graph.Param // carry_state: the states after the last training window
+	scratch            []tokenProb
+}
+
+func newRecurrentLM(cfg TextConfig, carry bool, env Env, params *graph.Params, net recurrentNet) (*recurrentLM, error) {
+	if env.Tokenizer == nil {
+		return nil, fmt.Errorf("a language model needs a tokenizer")
+	}
+	tc := cfg.TrainConfig()
+	m := &recurrentLM{text: cfg.TextConfig(), tc: tc, carry: carry, env: env, params: params, net: net,
+		opt: graph.NewAdam(params.All(), graph.AdamConfig{LR: tc.LR, Beta1: tc.Beta1, Beta2: tc.Beta2, Eps: tc.Eps})}
+	if carry {
+		// Buffers, so that a checkpoint holds them and a resumed run continues exactly.
+		for i, width := range net.stateWidths() {
+			m.carried = append(m.carried, params.NewBuffer(fmt.Sprintf("carry.state_%d", i), tc.BatchSize, width))
+		}
+	}
+	err := graph.Build(func() {
+		m.train = newWindow(net, tc.BatchSize, m.text.BlockSize)
+		logits, sT := net.unroll(m.train.ids, m.train.s0, true)
+		perToken := graph.SoftmaxCrossEntropy(logits, m.train.targets)
+		loss := graph.Sum(graph.Mul(perToken, m.train.weights))
+		var err error
+		if m.trainProg, err = graph.CompileGradients(loss, params.All(), sT...); err != nil {
+			panic(err)
+		}
+		m.eval = newWindow(net, tc.BatchSize, m.text.BlockSize)
+		logits, _ = net.unroll(m.eval.ids, m.eval.s0, false)
+		if m.evalProg, err = graph.Compile(graph.Mul(graph.SoftmaxCrossEntropy(logits, m.eval.targets), m.eval.weights)); err != nil {
+			panic(err)
+		}
+	})
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *recurrentLM) Params() *graph.Params         { return m.params }
+func (m *recurrentLM) Optimizers() []*graph.Adam     { return []*graph.Adam{m.opt} }
+func (m *recurrentLM) StepFLOPs() int64              { return m.trainProg.FLOPs() }
+func (m *recurrentLM) Tokenizer() datasets.Tokenizer { return m.env.Tokenizer }
+func (m *recurrentLM) vocab() int                    { return m.env.Tokenizer.VocabSize() }
+
+// TrainStep implements Model: truncated backpropagation through one window, gradients
+// clipped to grad_clip, one Adam step.
+func (m *recurrentLM) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
+	if _, err := m.train.feed(b, true); err != nil {
+		return nil, err
+	}
+	for i, s := range m.train.s0 {
+		buf := graph.Buffer(s)
+		if m.carry && b.Index > 0 {
+			copy(buf, m.carried[i].Data())
+		} else {
+			clear(buf)
+		}
+	}
+	m.net.fillMasks(m.train.g, r)
+	if err := m.trainProg.Run(); err != nil {
+		return nil, err
+	}
+	grads := m.trainProg.Grads()
+	norm := graph.ClipGlobalNorm(grads, m.text.Clip)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", norm}}, nil // the trainer stops on it
+	}
+	m.opt.Update(grads)
+	if m.carry {
+		for i, p := range m.carried {
+			copy(p.Data(), m.trainProg.Floats(1+i))
+		}
+	}
+	return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", norm}}, nil
+}
+
+// Evaluate implements Model: the mean cross-entropy over every target of the stream (a
+// sweep of the validation split, each window from zero state), with perplexity and bits
+// per character.
+func (m *recurrentLM) Evaluate(ctx context.Context, s datasets.Stream, seed uint64) (Metrics, error) {
+	var sum float64
+	var n int
+	for b := range s.Epoch(ctx, 0, 0) {
+		k, err := m.eval.feed(b, false)
+		if err == nil {
+			for _, st := range m.eval.s0 {
+				clear(graph.Buffer(st))
+			}
+			err = m.evalProg.Run()
+		}
+		if err != nil {
+			b.Release()
+			return nil, err
+		}
+		for _, v := range m.evalProg.Floats(0) {
+			sum += float64(v)
+		}
+		n += k
+		b.Release()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("evaluation: no targets")
+	}
+	loss := sum / float64(n)
+	charsPerToken := 1.0
+	if c, ok := s.(interface{ CharsPerToken() float64 }); ok {
+		charsPerToken = c.CharsPerToken()
+	}
+	return Metrics{{"loss", loss}, {"ppl", math.Exp(loss)}, {"bpc", loss / math.Ln2 / charsPerToken}}, nil
+}
+
+// Generate implements TextGenerator: the prompt is run through the network one token at a
+// time, then each drawn token is fed back in.
+func (m *recurrentLM) Generate(prompt []int32, n int, o SampleOptions, r *rng.RNG, emit func(int32) error) error {
+	if len(prompt) == 0 {
+		return fmt.Errorf("generate: empty prompt")
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if m.stepProg == nil {
+		err := graph.Build(func() {
+			m.step = newWindow(m.net, 1, 1)
+			logits, sT := m.net.unroll(m.step.ids, m.step.s0, false)
+			var err error
+			if m.stepProg, err = graph.Compile(append([]*G.Node{logits}, sT...)...); err != nil {
+				panic(err)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		m.scratch = make([]tokenProb, m.vocab())
+	}
+	for _, s := range m.step.s0 {
+		clear(graph.Buffer(s))
+	}
+	ids := graph.Buffer(m.step.ids[0])
+	next := prompt[0]
+	for i := 0; i < len(prompt)-1+n; i++ {
+		ids[0] = float32(next)
+		if err := m.stepProg.Run(); err != nil {
+			return err
+		}
+		for k, s := range m.step.s0 {
+			copy(graph.Buffer(s), m.stepProg.Floats(1+k))
+		}
+		if i+1 < len(prompt) {
+			next = prompt[i+1]
+			continue
+		}
+		next = pickToken(m.stepProg.Floats(0), o, r, m.scratch)
+		if err := emit(next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *recurrentLM) Close() error {
+	for _, p := range []*graph.Program{m.evalProg, m.stepProg} {
+		if p != nil {
+			p.Close()
+		}
+	}
+	if m.trainProg != nil {
+		m.trainProg.Close()
+	}
+	return nil
+}
