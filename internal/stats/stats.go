@@ -7,6 +7,7 @@ package stats
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -98,51 +99,110 @@ func finite(g Gaussian) bool {
 	return !math.IsNaN(mat.Sum(g.Cov)) && !math.IsInf(mat.Sum(g.Cov), 0)
 }
 
-// eigenSym returns the eigenvalues (and, if asked, eigenvectors) of a symmetric matrix.
+// eigenSym returns the eigenvalues (and, if asked, eigenvectors as columns) of a
+// symmetric matrix, by cyclic Jacobi rotations.
 //
-// gonum v0.11's LAPACK mishandles blocks of tiny entries (below 1e-123 after its own
-// scaling): the eigenvalue-only routine panics and the eigenvector routine returns
-// eigenvalues of 1e127. The covariance of a generator with dead features produces such
-// blocks. So the matrix is scaled to unit largest entry and entries below 1e-20 of it are
-// set to zero (a change far below float64 precision of the result), which keeps LAPACK off
-// that path; eigenvectors are computed in every case, as they cost little at this size.
+// Not gonum's EigenSym: gonum v0.11's LAPACK mishandles blocks of tiny entries (its
+// eigenvalue-only routine panics, its eigenvector routine returned eigenvalues of 1e127,
+// and after a rescaling work-around a DCGAN's feature covariance still came back with a
+// trace of 4e64). Covariances of generators with dead or nearly constant features are
+// exactly such matrices. Jacobi's method is slower (well under a second at the
+// classifier's feature size) but unconditionally stable, and accurate to rounding for
+// every eigenvalue, small ones included.
 func eigenSym(s *mat.SymDense, vectors bool) ([]float64, *mat.Dense, error) {
 	n := s.SymmetricDim()
-	scale := 0.0
+	a := make([]float64, n*n)
 	for i := range n {
-		for j := i; j < n; j++ {
-			scale = max(scale, math.Abs(s.At(i, j)))
+		for j := range n {
+			a[i*n+j] = s.At(i, j)
 		}
 	}
-	if scale == 0 { // the zero matrix: eigenvalues 0, eigenvectors the identity
-		id := mat.NewDense(n, n, nil)
-		for i := range n {
-			id.Set(i, i, 1)
-		}
-		return make([]float64, n), id, nil
-	}
-	scaled := mat.NewSymDense(n, nil)
+	v := make([]float64, n*n)
 	for i := range n {
-		for j := i; j < n; j++ {
-			if v := s.At(i, j) / scale; math.Abs(v) >= 1e-20 {
-				scaled.SetSym(i, j, v)
-			}
-		}
+		v[i*n+i] = 1
 	}
-	var eig mat.EigenSym
-	if !eig.Factorize(scaled, true) {
-		return nil, nil, fmt.Errorf("eigendecomposition failed")
+	if err := jacobi(a, v, n); err != nil {
+		return nil, nil, err
 	}
-	values := eig.Values(nil)
-	for i := range values {
-		values[i] *= scale
+	// Ascending order, as LAPACK returns them.
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return a[order[i]*n+order[i]] < a[order[j]*n+order[j]] })
+	values := make([]float64, n)
+	for i, k := range order {
+		values[i] = a[k*n+k]
 	}
 	var vecs *mat.Dense
 	if vectors {
-		vecs = &mat.Dense{}
-		eig.VectorsTo(vecs)
+		vecs = mat.NewDense(n, n, nil)
+		for i, k := range order {
+			for r := range n {
+				vecs.Set(r, i, v[r*n+k])
+			}
+		}
 	}
 	return values, vecs, nil
+}
+
+// jacobi diagonalises the symmetric n×n matrix a in place, accumulating the rotations into
+// v (V ← V·J for each rotation J, so that A = V·diag(a)·Vᵀ at the end). Each rotation zeroes
+// one off-diagonal pair; sweeps repeat until the off-diagonal mass is below 1e-30 of the
+// whole (rounding level), which takes a handful of sweeps for any input.
+func jacobi(a, v []float64, n int) error {
+	total := 0.0
+	for _, x := range a {
+		total += x * x
+	}
+	if total == 0 || math.IsNaN(total) || math.IsInf(total, 0) {
+		if total == 0 {
+			return nil
+		}
+		return fmt.Errorf("eigendecomposition: matrix is not finite")
+	}
+	for sweep := 0; sweep < 100; sweep++ {
+		off := 0.0
+		for p := range n {
+			for q := p + 1; q < n; q++ {
+				off += 2 * a[p*n+q] * a[p*n+q]
+			}
+		}
+		if off <= 1e-30*total {
+			return nil
+		}
+		for p := range n {
+			for q := p + 1; q < n; q++ {
+				apq := a[p*n+q]
+				if apq == 0 {
+					continue
+				}
+				// The angle that zeroes a[p][q]: t = tan φ, the smaller root of
+				// t² + 2θt − 1 = 0 with θ = (a_qq − a_pp) / (2 a_pq).
+				theta := (a[q*n+q] - a[p*n+p]) / (2 * apq)
+				t := 1 / (math.Abs(theta) + math.Sqrt(theta*theta+1))
+				if theta < 0 {
+					t = -t
+				}
+				c := 1 / math.Sqrt(t*t+1)
+				sn := t * c
+				for k := range n { // columns p and q: A·J
+					akp, akq := a[k*n+p], a[k*n+q]
+					a[k*n+p], a[k*n+q] = c*akp-sn*akq, sn*akp+c*akq
+				}
+				for k := range n { // rows p and q: Jᵀ·(A·J)
+					apk, aqk := a[p*n+k], a[q*n+k]
+					a[p*n+k], a[q*n+k] = c*apk-sn*aqk, sn*apk+c*aqk
+				}
+				a[p*n+q], a[q*n+p] = 0, 0
+				for k := range n {
+					vkp, vkq := v[k*n+p], v[k*n+q]
+					v[k*n+p], v[k*n+q] = c*vkp-sn*vkq, sn*vkp+c*vkq
+				}
+			}
+		}
+	}
+	return fmt.Errorf("eigendecomposition: Jacobi rotations did not converge")
 }
 
 // sqrtSym returns the symmetric square root of a positive semi-definite matrix.
