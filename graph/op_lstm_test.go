@@ -44,6 +44,21 @@ func TestGradLSTMUnrolled(t *testing.T) {
 	})
 }
 
+// The fused sequence Op: gradients of every step's h and of the final h and c, with
+// respect to the input projections, the recurrent weight and the initial state.
+func TestGradLSTMSequence(t *testing.T) {
+	const steps, b, h = 3, 2, 3
+	ps := params64()
+	xw := randParam(ps, "xw", 1, 83, steps*b, 4*h)
+	whh := randParam(ps, "w_hh", 0.5, 84, 4*h, h)
+	h0 := randParam(ps, "h0", 0.5, 85, b, h)
+	c0 := randParam(ps, "c0", 0.5, 86, b, h)
+	gradCheck(t, ps, func(g *G.ExprGraph) *G.Node {
+		tape := LSTMSequence(xw.Node(g), whh.Node(g), h0.Node(g), c0.Node(g), steps)
+		return Concat(0, LSTMOutputs(tape, steps), LSTMLastH(tape, steps), LSTMLastC(tape, steps))
+	})
+}
+
 func TestGradLookup(t *testing.T) {
 	ps := params64()
 	w := randParam(ps, "weight", 1, 82, 5, 3)

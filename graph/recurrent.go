@@ -56,12 +56,35 @@ func NewLSTM(ps *Params, name string, in, hidden, layers int, r *rng.RNG) *LSTM 
 	return l
 }
 
-// Forward runs the LSTM over the steps xs ([B, In] each) from the initial states h0 and
-// c0 (one [B, H] node per layer). It returns the top layer's hidden state at every step and
-// each layer's final h and c (to carry into the next window). between, when not nil, is
-// applied to each layer's outputs before the next layer reads them (PyTorch's dropout
-// argument).
-func (l *LSTM) Forward(xs, h0, c0 []*G.Node, between func(*G.Node) *G.Node) (ys, hT, cT []*G.Node) {
+// Forward runs the LSTM over a window: x holds the inputs of all steps stacked
+// time-major, [T·B, In] (row t·B+b is row b at step t), and h0, c0 the initial states (one
+// [B, H] node per layer). It returns the top layer's hidden states, stacked the same way
+// ([T·B, H]), and each layer's final h and c (to carry into the next window). between,
+// when not nil, is applied to each layer's outputs before the next layer reads them
+// (PyTorch's dropout argument).
+//
+// Each layer is one input projection for all steps (a [T·B, In]·[In, 4H] product) and one
+// LSTMSequence; ForwardSteps is the same computation step by step, the reference it is
+// tested against.
+func (l *LSTM) Forward(x *G.Node, steps int, h0, c0 []*G.Node, between func(*G.Node) *G.Node) (y *G.Node, hT, cT []*G.Node) {
+	g := x.Graph()
+	y = x
+	for k := range l.Layers {
+		if k > 0 && between != nil {
+			y = between(y)
+		}
+		xw := AddBias(AddBias(must(MatMul(y, l.WIH[k].Node(g), false, true)), l.BIH[k].Node(g), 1), l.BHH[k].Node(g), 1)
+		tape := LSTMSequence(xw, l.WHH[k].Node(g), h0[k], c0[k], steps)
+		y = LSTMOutputs(tape, steps)
+		hT, cT = append(hT, LSTMLastH(tape, steps)), append(cT, LSTMLastC(tape, steps))
+	}
+	return y, hT, cT
+}
+
+// ForwardSteps is Forward unrolled into per-step nodes: xs[t] is the [B, In] input of step
+// t, and the outputs are per step too. Each step is two matrix products (all four gates at
+// once) and the fused LSTMCell and LSTMHidden.
+func (l *LSTM) ForwardSteps(xs, h0, c0 []*G.Node, between func(*G.Node) *G.Node) (ys, hT, cT []*G.Node) {
 	g := xs[0].Graph()
 	ys = xs
 	for k := range l.Layers {
@@ -75,7 +98,6 @@ func (l *LSTM) Forward(xs, h0, c0 []*G.Node, between func(*G.Node) *G.Node) (ys,
 		h, c := h0[k], c0[k]
 		out := make([]*G.Node, len(ys))
 		for t, x := range ys {
-			// One matrix product for all four gates of the input, one for the hidden state.
 			gates := Add(AddBias(must(MatMul(x, wih, false, true)), bih, 1),
 				AddBias(must(MatMul(h, whh, false, true)), bhh, 1))
 			c = LSTMCell(gates, c)

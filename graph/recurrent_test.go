@@ -66,11 +66,20 @@ func TestLSTMMatchesPyTorch(t *testing.T) {
 		c0 = append(c0, fixed(ps, fmt.Sprintf("c0_%d", k), f.C0[k*bh:(k+1)*bh], s.Batch, s.Hidden))
 	}
 
+	for _, fused := range []bool{true, false} {
+		t.Run(map[bool]string{true: "fused", false: "steps"}[fused], func(t *testing.T) {
+			compareLSTM(t, &f, ps, emb, lstm, fc, h0, c0, fused)
+		})
+	}
+}
+
+func compareLSTM(t *testing.T, f *lstmFixture, ps *Params, emb *Embedding, lstm *LSTM, fc *Linear, h0, c0 []*Param, fused bool) {
+	s := f.Sizes
 	g := G.NewGraph()
 	var gr *Gradients
 	var logits *G.Node
 	var hT, cT []*G.Node
-	err = Build(func() {
+	err := Build(func() {
 		xs := make([]*G.Node, s.Steps)
 		for step := range xs {
 			ids := f.IDs[step*s.Batch : (step+1)*s.Batch]
@@ -82,9 +91,15 @@ func TestLSTMMatchesPyTorch(t *testing.T) {
 			}
 			return ns
 		}
-		var ys []*G.Node
-		ys, hT, cT = lstm.Forward(xs, nodes(h0), nodes(c0), nil)
-		logits = fc.Forward(Concat(0, ys...))
+		var y *G.Node
+		if fused {
+			y, hT, cT = lstm.Forward(Concat(0, xs...), s.Steps, nodes(h0), nodes(c0), nil)
+		} else {
+			var ys []*G.Node
+			ys, hT, cT = lstm.ForwardSteps(xs, nodes(h0), nodes(c0), nil)
+			y = Concat(0, ys...)
+		}
+		logits = fc.Forward(y)
 		targets := normInput(g, "targets", tensor.Float64, f.Targets, s.Steps*s.Batch)
 		loss := Mean(SoftmaxCrossEntropy(logits, targets))
 		report := append([]*G.Node{logits}, append(hT, cT...)...)

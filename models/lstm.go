@@ -96,18 +96,15 @@ func (n *lstmNet) stateWidths() []int {
 }
 
 func (n *lstmNet) unroll(ids, s0 []*G.Node, training bool) (*G.Node, []*G.Node) {
-	xs := make([]*G.Node, len(ids))
-	for t, id := range ids {
-		xs[t] = n.emb.Forward(id)
-	}
+	x := n.emb.Forward(stackSteps(ids)) // every step's embeddings at once, [T·B, embed]
 	between := func(x *G.Node) *G.Node { return n.drop.Forward(x, training) }
-	ys, hT, cT := n.lstm.Forward(xs, s0[:n.layers], s0[n.layers:], between)
-	return n.fc.Forward(n.drop.Forward(stackSteps(ys), training)), append(hT, cT...)
+	y, hT, cT := n.lstm.Forward(x, len(ids), s0[:n.layers], s0[n.layers:], between)
+	return n.fc.Forward(n.drop.Forward(y, training)), append(hT, cT...)
 }
 
 func (n *lstmNet) fillMasks(g *G.ExprGraph, r *rng.RNG) { n.drop.Fill(g, r) }
 
-// stackSteps stacks per-step [B, X] outputs time-major into [T·B, X].
+// stackSteps stacks per-step [B, X] values (or [B] ids) time-major into [T·B, X].
 func stackSteps(ys []*G.Node) *G.Node {
 	if len(ys) == 1 {
 		return ys[0]
