@@ -24,6 +24,3 @@ func Exp(x *G.Node) *G.Node { return must(G.Exp(x)) }
 
 // Softmax returns the softmax of each row of a matrix (over its last axis).
 func Softmax(x *G.Node) *G.Node { return must(G.SoftMax(x)) }
-
-// Concat joins nodes along an axis.
-func Concat(axis int, ns ...*G.Node) *G.Node { return must(G.Concat(axis, ns...)) }

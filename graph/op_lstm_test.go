@@ -40,7 +40,7 @@ func TestGradLSTMUnrolled(t *testing.T) {
 			h = LSTMHidden(gates, c)
 			hs = append(hs, h)
 		}
-		return Concat(0, hs...)
+		return Join(0, hs...)
 	})
 }
 
@@ -55,7 +55,7 @@ func TestGradLSTMSequence(t *testing.T) {
 	c0 := randParam(ps, "c0", 0.5, 86, b, h)
 	gradCheck(t, ps, func(g *G.ExprGraph) *G.Node {
 		tape := LSTMSequence(xw.Node(g), whh.Node(g), h0.Node(g), c0.Node(g), steps)
-		return Concat(0, LSTMOutputs(tape, steps), LSTMLastH(tape, steps), LSTMLastC(tape, steps))
+		return Join(0, LSTMOutputs(tape, steps), LSTMLastH(tape, steps), LSTMLastC(tape, steps))
 	})
 }
 

@@ -93,11 +93,11 @@ func compareLSTM(t *testing.T, f *lstmFixture, ps *Params, emb *Embedding, lstm 
 		}
 		var y *G.Node
 		if fused {
-			y, hT, cT = lstm.Forward(Concat(0, xs...), s.Steps, nodes(h0), nodes(c0), nil)
+			y, hT, cT = lstm.Forward(Join(0, xs...), s.Steps, nodes(h0), nodes(c0), nil)
 		} else {
 			var ys []*G.Node
 			ys, hT, cT = lstm.ForwardSteps(xs, nodes(h0), nodes(c0), nil)
-			y = Concat(0, ys...)
+			y = Join(0, ys...)
 		}
 		logits = fc.Forward(y)
 		targets := normInput(g, "targets", tensor.Float64, f.Targets, s.Steps*s.Batch)

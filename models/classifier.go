@@ -262,7 +262,7 @@ func (m *Classifier) Judge(images []float32, n int) (features, probs []float32, 
 	if m.infer == nil {
 		m.infer, err = newChunked(judgeChunk, m.env.ImageH*m.env.ImageW, func(x *G.Node) *G.Node {
 			f := m.features(x, false)
-			return graph.Concat(1, f, graph.Softmax(m.fc2.Forward(f)))
+			return graph.Join(1, f, graph.Softmax(m.fc2.Forward(f)))
 		})
 		if err != nil {
 			return nil, nil, err

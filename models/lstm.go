@@ -105,9 +105,4 @@ func (n *lstmNet) unroll(ids, s0 []*G.Node, training bool) (*G.Node, []*G.Node) 
 func (n *lstmNet) fillMasks(g *G.ExprGraph, r *rng.RNG) { n.drop.Fill(g, r) }
 
 // stackSteps stacks per-step [B, X] values (or [B] ids) time-major into [T·B, X].
-func stackSteps(ys []*G.Node) *G.Node {
-	if len(ys) == 1 {
-		return ys[0]
-	}
-	return graph.Concat(0, ys...)
-}
+func stackSteps(ys []*G.Node) *G.Node { return graph.Join(0, ys...) }

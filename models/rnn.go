@@ -118,7 +118,7 @@ func (n *rnnNet) unroll(ids, s0 []*G.Node, _ bool) (*G.Node, []*G.Node) {
 	h := s0[0]
 	ys := make([]*G.Node, len(ids))
 	for t, id := range ids {
-		combined := graph.Concat(1, n.input(id, eye), h)
+		combined := graph.Join(1, n.input(id, eye), h)
 		ys[t] = n.i2o.Forward(combined)
 		h = n.i2h.Forward(combined)
 		if n.tanh {

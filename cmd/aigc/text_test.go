@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,6 +125,25 @@ func TestTextBadInput(t *testing.T) {
 		}
 		if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines > 0 {
 			t.Errorf("aigc %s: error is not one line: %q", strings.Join(c.args, " "), r.stderr)
+		}
+	}
+}
+
+func TestTextBench(t *testing.T) {
+	for _, model := range []string{"rnn", "lstm"} {
+		r := aigc(t, append([]string{"bench", model, "--steps", "2", "--warmup", "1", "--json"}, tinyLM...)...)
+		mustSucceed(t, r)
+		var rep benchReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		// 4 rows of 16 tokens per step.
+		if rep.Steps != 2 || math.Abs(rep.TokensPerS-16*rep.SamplesPerS) > 1e-6*rep.TokensPerS || !(rep.GFLOPS > 0) {
+			t.Fatalf("%s: bench report %+v", model, rep)
+		}
+		r = aigc(t, append([]string{"bench", model, "--steps", "2", "--warmup", "0"}, tinyLM...)...)
+		if !strings.Contains(r.stdout, "tokens/s") {
+			t.Fatalf("%s: bench printed %q", model, r.stdout)
 		}
 	}
 }
