@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,5 +146,21 @@ func TestResolve(t *testing.T) {
 	}
 	if c.Latent != 5 {
 		t.Fatalf("latent %d, want 5 (resolved from hidden)", c.Latent)
+	}
+}
+
+func TestLRScale(t *testing.T) {
+	tc := Train{LR: 1e-3, MinLR: 1e-4, WarmupSteps: 10, LRDecay: "cosine"}
+	for _, c := range []struct {
+		step int
+		want float64
+	}{{0, 0.1}, {9, 1}, {10, 1}, {55, 0.55}, {100, 0.1}, {150, 0.1}} {
+		if got := tc.LRScale(c.step, 100); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("step %d: scale %g, want %g", c.step, got, c.want)
+		}
+	}
+	constant := Train{LR: 1e-3}
+	if constant.LRScale(0, 100) != 1 || constant.LRScale(99, 100) != 1 {
+		t.Error("no schedule must mean a constant rate")
 	}
 }

@@ -1,6 +1,9 @@
 package configs
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Train holds the settings of the training loop and optimiser that every family shares.
 // Families embed it inline in their own config type.
@@ -13,6 +16,25 @@ type Train struct {
 	Eps       float64 `yaml:"eps"`
 	SaveEvery int     `yaml:"save_every"`
 	LogEvery  int     `yaml:"log_every"`
+	// Learning-rate schedule (nanoGPT's): linear warm-up over warmup_steps, then with
+	// lr_decay cosine a half cosine from lr down to min_lr at the last step of the last
+	// epoch. Families whose YAML leaves these out train at a constant lr.
+	LRDecay     string  `yaml:"lr_decay,omitempty"`
+	WarmupSteps int     `yaml:"warmup_steps,omitempty"`
+	MinLR       float64 `yaml:"min_lr,omitempty"`
+}
+
+// LRScale returns the factor on lr at a step (0-based) of a run of total steps.
+func (t *Train) LRScale(step, total int) float64 {
+	if step < t.WarmupSteps {
+		return float64(step+1) / float64(t.WarmupSteps)
+	}
+	if t.LRDecay != "cosine" || total <= t.WarmupSteps {
+		return 1
+	}
+	progress := min(1, float64(step-t.WarmupSteps)/float64(total-t.WarmupSteps))
+	minScale := t.MinLR / t.LR
+	return minScale + 0.5*(1+math.Cos(math.Pi*progress))*(1-minScale)
 }
 
 // TrainConfig gives the trainer access to the shared settings of any family's config.
@@ -37,6 +59,12 @@ func (t *Train) Validate() error {
 		return fmt.Errorf("save_every must be >= 0 (got %d)", t.SaveEvery)
 	case t.LogEvery <= 0:
 		return fmt.Errorf("log_every must be > 0 (got %d)", t.LogEvery)
+	case t.LRDecay != "" && t.LRDecay != "none" && t.LRDecay != "cosine":
+		return fmt.Errorf("lr_decay must be none or cosine (got %q)", t.LRDecay)
+	case t.WarmupSteps < 0:
+		return fmt.Errorf("warmup_steps must be >= 0 (got %d)", t.WarmupSteps)
+	case !(t.MinLR >= 0 && t.MinLR <= t.LR):
+		return fmt.Errorf("min_lr must be in [0, lr] (got %g)", t.MinLR)
 	}
 	return nil
 }

@@ -23,6 +23,21 @@ type Batch struct {
 	recycle func() // made once per buffer, so handing a batch out allocates nothing
 }
 
+// Items counts what a batch trains on: its real rows, or for a token batch its real
+// targets (tokens).
+func (b *Batch) Items() int {
+	if b.Tokens == nil {
+		return b.Valid
+	}
+	n := 0
+	for _, w := range b.Weights {
+		if w != 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // Release hands the batch's buffers back to its stream for reuse. Call it once: the
 // stream may hand the same buffers out again at once, so afterwards the batch must not be
 // touched at all, not even to release it again. Releasing a Batch not made by a stream

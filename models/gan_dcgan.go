@@ -14,8 +14,8 @@ import (
 //	G  z → Linear(latent, 2C·7·7) → BN → ReLU → [2C,7,7]
 //	     → ConvT(2C→C, 4, stride 2, pad 1) → BN → ReLU → [C,14,14]
 //	     → ConvT(C→1, 4, stride 2, pad 1) → tanh        → [1,28,28]
-//	D  x → Conv(1→C, 4, 2, 1) → LeakyReLU → [C,14,14]
-//	     → Conv(C→2C, 4, 2, 1) → BN → LeakyReLU → [2C,7,7] → Linear(2C·7·7, 1)
+//	D  x → Conv(1→C, 4, 2, 1) → LeakyReLU → dropout → [C,14,14]
+//	     → Conv(C→2C, 4, 2, 1) → BN → LeakyReLU → dropout → [2C,7,7] → Linear(2C·7·7, 1)
 //
 // Strided convolutions replace pooling in D, transposed convolutions upsample in G, and
 // batch normalisation sits everywhere but G's output and D's input, as the paper advises.
@@ -65,6 +65,7 @@ type dcDiscriminator struct {
 	c            int
 	conv1, conv2 *graph.Conv2D
 	bn2          *graph.BatchNorm
+	drop         *graph.Dropout
 	out          *graph.Linear
 	h, w         int
 	slope        float64
@@ -82,6 +83,7 @@ func newDCDiscriminator(ps *graph.Params, cfg *GANConfig, env Env, r *rng.RNG) (
 		conv1: graph.NewConv2D(ps, "discriminator.conv1", 1, c, 4, 2, 1, r),
 		conv2: graph.NewConv2D(ps, "discriminator.conv2", c, 2*c, 4, 2, 1, r),
 		bn2:   graph.NewBatchNorm(ps, "discriminator.bn2", 2*c),
+		drop:  graph.NewDropout(cfg.Dropout),
 		out:   graph.NewLinear(ps, "discriminator.out", 2*c*s*s, 1, r),
 		h:     env.ImageH, w: env.ImageW,
 		slope: slope,
@@ -90,7 +92,9 @@ func newDCDiscriminator(ps *graph.Params, cfg *GANConfig, env Env, r *rng.RNG) (
 
 func (n *dcDiscriminator) forward(x *G.Node, training bool) *G.Node {
 	b := x.Shape()[0]
-	h := leaky(n.conv1.Forward(graph.Reshape(x, b, 1, n.h, n.w)), n.slope)
-	h = leaky(n.bn2.Forward(n.conv2.Forward(h), training), n.slope)
+	h := n.drop.Forward(leaky(n.conv1.Forward(graph.Reshape(x, b, 1, n.h, n.w)), n.slope), training)
+	h = n.drop.Forward(leaky(n.bn2.Forward(n.conv2.Forward(h), training), n.slope), training)
 	return n.out.Forward(graph.Reshape(h, b, 2*n.c*(n.h/4)*(n.w/4)))
 }
+
+func (n *dcDiscriminator) fillMasks(g *G.ExprGraph, r *rng.RNG) { n.drop.Fill(g, r) }

@@ -108,7 +108,7 @@ type tokenProb struct {
 
 // recurrentNet is what differs between the recurrent families: the cell, unrolled.
 type recurrentNet interface {
-	// stateShapes lists the [rows, width] states carried from step to step (the RNN's h;
+	// stateWidths lists the widths of the [rows, width] states carried from step to step (the RNN's h;
 	// each LSTM layer's h and c), for batch rows.
 	stateWidths() []int
 	// unroll applies the network to a window: ids[t] holds the step-t token ids ([B], as

@@ -74,7 +74,8 @@ type record struct {
 	Epoch float64
 	Wall  float64
 	LR    float64
-	Rate  float64 // samples per second
+	Rate  float64 // samples (or tokens) per second
+	Unit  string  // "samples" or "tokens"
 	Items models.Metrics
 }
 
@@ -85,7 +86,11 @@ func (l *metricsLog) write(r record) error {
 		fmt.Fprintf(&b, `,"lr":%s`, num(r.LR))
 	}
 	if r.Rate > 0 {
-		fmt.Fprintf(&b, `,"samples_per_s":%s`, num(r.Rate))
+		unit := r.Unit
+		if unit == "" {
+			unit = "samples"
+		}
+		fmt.Fprintf(&b, `,"%s_per_s":%s`, unit, num(r.Rate))
 	}
 	for _, m := range r.Items {
 		fmt.Fprintf(&b, `,%q:%s`, m.Name, num(m.Value))

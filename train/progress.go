@@ -15,6 +15,7 @@ type progress struct {
 	out   io.Writer
 	bar   bool // draw a live bar (stdout is a terminal and not --quiet)
 	quiet bool
+	unit  string // what the rate counts: samples, or tokens
 	cur   *progressbar.ProgressBar
 }
 
@@ -38,7 +39,7 @@ func (p *progress) step(epoch, epochs, batch int, ms models.Metrics, rate float6
 	if p.cur == nil {
 		return
 	}
-	p.cur.Describe(fmt.Sprintf("epoch %d/%d %s %s samples/s", epoch+1, epochs, ms, thousands(rate)))
+	p.cur.Describe(fmt.Sprintf("epoch %d/%d %s %s %s/s", epoch+1, epochs, ms, thousands(rate), p.unit))
 	p.cur.Set(batch + 1)
 }
 

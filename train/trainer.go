@@ -73,15 +73,22 @@ type trainer struct {
 	log      *metricsLog
 	prog     *progress
 	res      Result
+	baseLR   []float64 // each optimiser's configured rate, which the schedule scales
 }
 
 // Run trains o.Model as o describes, resuming from o.RunDir's latest checkpoint unless
 // o.Fresh.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	t := &trainer{o: o, tc: o.Config.TrainConfig(), spe: o.Train.BatchesPerEpoch(), bestEval: math.Inf(1),
-		prog: &progress{out: o.Out, bar: o.Bar && !o.Quiet, quiet: o.Quiet}}
+		prog: &progress{out: o.Out, bar: o.Bar && !o.Quiet, quiet: o.Quiet, unit: "samples"}}
+	if o.Family != nil && o.Family.Data == models.Text {
+		t.prog.unit = "tokens"
+	}
 	if t.spe == 0 {
 		return nil, fmt.Errorf("training set has fewer examples than one batch of %d", o.Train.BatchSize())
+	}
+	for _, opt := range o.Model.Optimizers() {
+		t.baseLR = append(t.baseLR, opt.LR)
 	}
 	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create run directory: %w", err)
@@ -208,8 +215,9 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 	var win window
 	last := time.Now()
 	for b := range batches {
+		lr := t.scheduleLR()
 		ms, err := t.o.Model.TrainStep(b, t.o.RNG)
-		rows := b.Valid
+		rows := b.Items()
 		b.Release()
 		if err != nil {
 			return false, fmt.Errorf("step %d: %w", t.step+1, err)
@@ -227,7 +235,7 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 		t.prog.step(epoch, t.tc.Epochs, t.step-epoch*t.spe-1, win.mean(), win.rate())
 		if t.step%t.tc.LogEvery == 0 {
 			if err := t.log.write(record{Kind: "train", Step: t.step, Epoch: t.epochFrac(), Wall: t.wall,
-				LR: t.tc.LR, Rate: win.rate(), Items: win.mean()}); err != nil {
+				LR: lr, Rate: win.rate(), Unit: t.prog.unit, Items: win.mean()}); err != nil {
 				return false, err
 			}
 			win = window{}
@@ -245,6 +253,16 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 		}
 	}
 	return ctx.Err() != nil, nil
+}
+
+// scheduleLR sets every optimiser's rate for the coming step from the config's schedule
+// (a function of the step alone, so a resumed run follows it exactly) and returns lr's.
+func (t *trainer) scheduleLR() float64 {
+	scale := t.tc.LRScale(t.step, t.tc.Epochs*t.spe)
+	for i, opt := range t.o.Model.Optimizers() {
+		opt.LR = t.baseLR[i] * scale
+	}
+	return t.tc.LR * scale
 }
 
 func (t *trainer) epochFrac() float64 { return float64(t.step) / float64(t.spe) }

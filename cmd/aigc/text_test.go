@@ -21,7 +21,10 @@ func TestTextTrainSampleEval(t *testing.T) {
 	for _, model := range []string{"rnn", "lstm"} {
 		t.Run(model, func(t *testing.T) {
 			dir := t.TempDir()
-			mustSucceed(t, aigc(t, append([]string{"train", model, "--device", "cpu", "--run", dir, "--steps", "5"}, tinyLM...)...))
+			mustSucceed(t, aigc(t, append([]string{"train", model, "--device", "cpu", "--run", dir, "--steps", "5", "--set", "log_every=1"}, tinyLM...)...))
+			if m, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl")); !strings.Contains(string(m), `"tokens_per_s"`) {
+				t.Fatalf("metrics.jsonl does not count tokens:\n%s", m)
+			}
 
 			r := aigc(t, "sample", model, "--run", dir, "--prompt", "ROMEO:", "-n", "40", "--top-k", "5", "--top-p", "0.9", "--seed", "1")
 			mustSucceed(t, r)
