@@ -18,10 +18,10 @@ type Train struct {
 	LogEvery  int     `yaml:"log_every"`
 	// Learning-rate schedule (nanoGPT's): linear warm-up over warmup_steps, then with
 	// lr_decay cosine a half cosine from lr down to min_lr at the last step of the last
-	// epoch. Families whose YAML leaves these out train at a constant lr.
-	LRDecay     string  `yaml:"lr_decay,omitempty"`
-	WarmupSteps int     `yaml:"warmup_steps,omitempty"`
-	MinLR       float64 `yaml:"min_lr,omitempty"`
+	// epoch; none (or empty) keeps lr constant after the warm-up.
+	LRDecay     string  `yaml:"lr_decay"`
+	WarmupSteps int     `yaml:"warmup_steps"`
+	MinLR       float64 `yaml:"min_lr"`
 }
 
 // LRScale returns the factor on lr at a step (0-based) of a run of total steps.
