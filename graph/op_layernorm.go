@@ -28,9 +28,9 @@ func LayerNorm(x, gamma, beta *G.Node, eps float64) *G.Node {
 type lnKind int
 
 const (
-	lnForward lnKind = iota // (x, γ, β, stats) → y
-	lnGradX                 // (x, γ, stats, dy) → dx
-	lnGradGamma             // (x, stats, dy) → dγ
+	lnForward   lnKind = iota // (x, γ, β, stats) → y
+	lnGradX                   // (x, γ, stats, dy) → dx
+	lnGradGamma               // (x, stats, dy) → dγ
 )
 
 // lnStatsOp computes each row's mean and reciprocal standard deviation.
