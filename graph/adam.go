@@ -10,6 +10,12 @@ import (
 // AdamConfig holds Adam's hyperparameters.
 type AdamConfig struct {
 	LR, Beta1, Beta2, Eps float64
+	// WeightDecay makes the optimiser AdamW (Loshchilov & Hutter): before each update the
+	// parameters that Decays selects shrink by lr·WeightDecay, decoupled from the gradient.
+	WeightDecay float64
+	// Decays chooses the parameters weight decay applies to; nil means all. Transformers
+	// exempt biases, norms and embeddings.
+	Decays func(*Param) bool
 }
 
 // Adam is torch.optim.Adam (Kingma & Ba, with bias correction) updating float32
@@ -43,6 +49,12 @@ func (a *Adam) Update(grads [][]float32) {
 	eps := float32(a.Eps)
 	for i, p := range a.params {
 		w, g, m, v := p.Data(), grads[i], a.m[i], a.v[i]
+		if a.WeightDecay > 0 && (a.Decays == nil || a.Decays(p)) {
+			shrink := float32(1 - a.LR*a.WeightDecay) // torch.optim.AdamW's order: decay, then step
+			for j := range w {
+				w[j] *= shrink
+			}
+		}
 		// Memory-bound: four arrays streamed once, split among threads when large.
 		parallelFor(len(w), 1<<15, func(lo, hi int) {
 			for j := lo; j < hi; j++ {
