@@ -22,12 +22,18 @@ type Train struct {
 	LRDecay     string  `yaml:"lr_decay"`
 	WarmupSteps int     `yaml:"warmup_steps"`
 	MinLR       float64 `yaml:"min_lr"`
+	// DecaySteps, when set, is the step by which the cosine reaches min_lr (nanoGPT's
+	// lr_decay_iters; a family's Resolve sets it). 0: the last step of the last epoch.
+	DecaySteps int `yaml:"-"`
 }
 
 // LRScale returns the factor on lr at a step (0-based) of a run of total steps.
 func (t *Train) LRScale(step, total int) float64 {
 	if step < t.WarmupSteps {
 		return float64(step+1) / float64(t.WarmupSteps)
+	}
+	if t.DecaySteps > 0 {
+		total = t.DecaySteps
 	}
 	if t.LRDecay != "cosine" || total <= t.WarmupSteps {
 		return 1

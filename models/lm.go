@@ -292,12 +292,17 @@ func (m *recurrentLM) Evaluate(ctx context.Context, s datasets.Stream, seed uint
 	if n == 0 {
 		return nil, fmt.Errorf("evaluation: no targets")
 	}
-	loss := sum / float64(n)
+	return lmMetrics(sum/float64(n), s), nil
+}
+
+// lmMetrics reports a mean loss in nats per token with its perplexity and bits per
+// character (through the stream's characters per token).
+func lmMetrics(loss float64, s datasets.Stream) Metrics {
 	charsPerToken := 1.0
 	if c, ok := s.(interface{ CharsPerToken() float64 }); ok {
 		charsPerToken = c.CharsPerToken()
 	}
-	return Metrics{{"loss", loss}, {"ppl", math.Exp(loss)}, {"bpc", loss / math.Ln2 / charsPerToken}}, nil
+	return Metrics{{"loss", loss}, {"ppl", math.Exp(loss)}, {"bpc", loss / math.Ln2 / charsPerToken}}
 }
 
 // Generate implements TextGenerator: the prompt is run through the network one token at a

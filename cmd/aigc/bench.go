@@ -76,7 +76,7 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	var trainSet datasets.Stream
 	perSample := 1 // tokens per batch row, for a language model
 	if fam.Data == models.Text {
-		data, err := loadText(fam, cfg, o.Data, o.Seed, nil)
+		data, err := loadText(fam, cfg, o.Data, o.Seed, nil, false)
 		if err != nil {
 			return err
 		}

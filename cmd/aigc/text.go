@@ -28,7 +28,10 @@ type textData struct {
 // loadText reads --data (a UTF-8 file, or "" for the embedded tiny Shakespeare) and
 // tokenises it: with tok (a checkpoint's tokeniser) when given, else with a tokeniser learnt
 // from the training split as the config says.
-func loadText(fam *models.Family, cfg configs.Config, path string, seed uint64, tok datasets.Tokenizer) (*textData, error) {
+//
+// The validation stream sweeps the whole split, unless the config asks for a number of
+// random validation batches per evaluation (GPT's eval_iters) and fullVal is false.
+func loadText(fam *models.Family, cfg configs.Config, path string, seed uint64, tok datasets.Tokenizer, fullVal bool) (*textData, error) {
 	tcfg, ok := cfg.(models.TextConfig)
 	if fam.Data != models.Text || !ok {
 		return nil, fmt.Errorf("model %s reads %s, not text", fam.Name, fam.Data)
@@ -65,13 +68,20 @@ func loadText(fam *models.Family, cfg configs.Config, path string, seed uint64, 
 		order = datasets.ContiguousRows
 	}
 	bs := cfg.TrainConfig().BatchSize
+	perEpoch := 0
+	if c, ok := cfg.(interface{ StepsPerEpoch() int }); ok {
+		perEpoch = c.StepsPerEpoch()
+	}
 	if d.Train, err = datasets.NewTokenStream(train, corpus.Source+" (training split)", datasets.TokenStreamOptions{
-		BatchSize: bs, Window: text.BlockSize, Order: order, Seed: seed}); err != nil {
+		BatchSize: bs, Window: text.BlockSize, Order: order, Seed: seed, BatchesPerEpoch: perEpoch}); err != nil {
 		return nil, err
 	}
 	perToken := float64(utf8.RuneCountInString(corpus.Val)) / float64(max(len(val), 1))
-	if d.Val, err = datasets.NewTokenStream(val, corpus.Source+" (validation split)", datasets.TokenStreamOptions{
-		BatchSize: bs, Window: text.BlockSize, Order: datasets.Sweep, CharsPerToken: perToken}); err != nil {
+	valOpts := datasets.TokenStreamOptions{BatchSize: bs, Window: text.BlockSize, Order: datasets.Sweep, CharsPerToken: perToken}
+	if c, ok := cfg.(interface{ EvalBatches() int }); ok && c.EvalBatches() > 0 && !fullVal {
+		valOpts.Order, valOpts.BatchesPerEpoch, valOpts.Seed = datasets.RandomWindows, c.EvalBatches(), seed+1
+	}
+	if d.Val, err = datasets.NewTokenStream(val, corpus.Source+" (validation split)", valOpts); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -138,7 +148,7 @@ type textReport struct {
 
 // evalText scores a language model on the validation split of --data.
 func evalText(ctx context.Context, o *evalOptions, l *models.Loaded) error {
-	d, err := loadText(l.Family, l.Config, o.Data, o.Seed, l.Env.Tokenizer)
+	d, err := loadText(l.Family, l.Config, o.Data, o.Seed, l.Env.Tokenizer, true)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	var trainSet, evalSet datasets.Stream
 	var what string
 	if fam.Data == models.Text {
-		data, err := loadText(fam, cfg, o.Data, o.Seed, nil)
+		data, err := loadText(fam, cfg, o.Data, o.Seed, nil, false)
 		if err != nil {
 			return err
 		}
