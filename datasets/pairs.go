@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -258,4 +259,48 @@ func PairBatches(src, tgt [][]int32, rows, s, t int, shuffle bool, seed uint64, 
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// PairStream streams encoded pairs as batches (Batch.Pairs): shuffled per (seed, epoch)
+// for training, in order for evaluation; the last batch is zero-padded (its Valid counts
+// the real rows).
+type PairStream struct {
+	src, tgt   [][]int32
+	rows, s, t int
+	shuffle    bool
+	seed       uint64
+}
+
+var _ Stream = (*PairStream)(nil)
+
+// NewPairStream checks every pair against the model's lengths (at most s source tokens and
+// t−1 target tokens) and returns the stream.
+func NewPairStream(src, tgt [][]int32, rows, s, t int, shuffle bool, seed uint64) (*PairStream, error) {
+	if rows <= 0 || len(src) == 0 || len(src) != len(tgt) {
+		return nil, fmt.Errorf("pair stream: %d sources, %d targets, batch %d", len(src), len(tgt), rows)
+	}
+	if _, err := PairBatches(src, tgt, rows, s, t, false, seed, 0); err != nil {
+		return nil, err
+	}
+	return &PairStream{src: src, tgt: tgt, rows: rows, s: s, t: t, shuffle: shuffle, seed: seed}, nil
+}
+
+func (p *PairStream) BatchSize() int       { return p.rows }
+func (p *PairStream) BatchesPerEpoch() int { return (len(p.src) + p.rows - 1) / p.rows }
+
+// Epoch streams the batches of an epoch from batch start on.
+func (p *PairStream) Epoch(ctx context.Context, epoch, start int) <-chan *Batch {
+	ch := make(chan *Batch, 2)
+	go func() {
+		defer close(ch)
+		bs, _ := PairBatches(p.src, p.tgt, p.rows, p.s, p.t, p.shuffle, p.seed, epoch) // checked by NewPairStream
+		for i := start; i < len(bs); i++ {
+			select {
+			case ch <- &Batch{Epoch: epoch, Index: i, Rows: p.rows, Valid: bs[i].Valid, Pairs: bs[i]}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch
 }

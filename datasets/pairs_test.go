@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -113,5 +114,36 @@ func TestPairBatchesAndVocab(t *testing.T) {
 	}
 	if _, err := PairBatches(src, tgt, 2, 2, 4, false, 1, 0); err == nil {
 		t.Fatal("a source longer than the model's accepted")
+	}
+}
+
+func TestPairStream(t *testing.T) {
+	set, _ := GenerateTask("reverse", 50, 10, 3, 6, 2)
+	v := NewVocab(set.Train)
+	var src, tgt [][]int32
+	for _, p := range set.Train {
+		s, _ := v.Encode(p.Source)
+		d, _ := v.Encode(p.Target)
+		src, tgt = append(src, s), append(tgt, d)
+	}
+	ps, err := NewPairStream(src, tgt, 8, 6, 7, true, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := func(epoch, start int) (out [][]int32) {
+		for b := range ps.Epoch(context.Background(), epoch, start) {
+			out = append(out, b.Pairs.Source)
+		}
+		return out
+	}
+	e1 := all(1, 0)
+	if len(e1) != ps.BatchesPerEpoch() || len(e1) != 7 || !reflect.DeepEqual(all(1, 3), e1[3:]) {
+		t.Fatal("resuming an epoch mid-way gives other batches")
+	}
+	if reflect.DeepEqual(all(2, 0), e1) {
+		t.Fatal("two epochs in the same order")
+	}
+	if _, err := NewPairStream(src, tgt, 8, 4, 7, true, 5); err == nil {
+		t.Fatal("sources longer than the model's accepted")
 	}
 }

@@ -19,6 +19,8 @@ type Batch struct {
 	// for padding, so losses average over Weights' sum.
 	Tokens  []int32
 	Weights []float32
+	// Pairs holds a sequence-to-sequence batch (PairStream); the fields above are unused.
+	Pairs   *PairBatch
 	release func() // set while the batch is out; cleared by Release
 	recycle func() // made once per buffer, so handing a batch out allocates nothing
 }
@@ -26,6 +28,9 @@ type Batch struct {
 // Items counts what a batch trains on: its real rows, or for a token batch its real
 // targets (tokens).
 func (b *Batch) Items() int {
+	if b.Pairs != nil {
+		return b.Pairs.Valid
+	}
 	if b.Tokens == nil {
 		return b.Valid
 	}
