@@ -246,7 +246,7 @@ func countCorrect(logits []float32, labels []int32, k int) int {
 	return n
 }
 
-func argmax(v []float32) int {
+func argmax[T float32 | float64](v []T) int {
 	best := 0
 	for i, x := range v {
 		if x > v[best] {

@@ -22,6 +22,7 @@ type DataKind string
 const (
 	Images DataKind = "images" // MNIST-format IDX image sets
 	Text   DataKind = "text"   // a UTF-8 corpus, as token windows
+	Pairs  DataKind = "pairs"  // sequence pairs: a generated task or a TSV file
 )
 
 // Family describes one model family.
@@ -45,6 +46,10 @@ type Family struct {
 type Env struct {
 	ImageH, ImageW int                // image families
 	Tokenizer      datasets.Tokenizer // text families: learnt from the training split
+	// Sequence-to-sequence families: the pairs' vocabulary and the longest source and
+	// target (with <eos>) the model is built for.
+	Vocab          *datasets.Vocab
+	SrcLen, TgtLen int
 }
 
 // Metric is one named value a step reports.

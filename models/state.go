@@ -1,6 +1,7 @@
 package models
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -16,6 +17,8 @@ const (
 	keyImageH     = "image_h"
 	keyImageW     = "image_w"
 	keyTokenizer  = "tokenizer"
+	keyVocab      = "vocab"
+	keyLengths    = "seq_lengths"
 	keyOptimSteps = "optim.steps"
 	optimPrefix   = "optim."
 )
@@ -37,7 +40,11 @@ func StateTensors(m Model) []checkpoints.Tensor {
 // StateMeta records what rebuilding m needs besides its config: the data's shape and the
 // optimisers' step counts.
 func StateMeta(m Model, env Env, extra map[string]string) {
-	if env.Tokenizer != nil {
+	if env.Vocab != nil {
+		b, _ := json.Marshal(env.Vocab.Tokens)
+		extra[keyVocab] = string(b)
+		extra[keyLengths] = fmt.Sprintf("%d,%d", env.SrcLen, env.TgtLen)
+	} else if env.Tokenizer != nil {
 		tok, err := datasets.MarshalTokenizer(env.Tokenizer)
 		if err != nil {
 			panic(err) // aigc's own tokenisers always marshal
@@ -58,6 +65,15 @@ func StateMeta(m Model, env Env, extra map[string]string) {
 func EnvOf(f *checkpoints.File, meta checkpoints.Meta) (Env, error) {
 	var env Env
 	var err error
+	if v, ok := meta.Extra[keyVocab]; ok {
+		var toks []string
+		_, err1 := fmt.Sscanf(meta.Extra[keyLengths], "%d,%d", &env.SrcLen, &env.TgtLen)
+		if err := json.Unmarshal([]byte(v), &toks); err != nil || err1 != nil || len(toks) <= datasets.EOSID {
+			return env, fmt.Errorf("checkpoint %s: bad vocabulary or sequence lengths in its metadata", f.Path)
+		}
+		env.Vocab = datasets.VocabOf(toks)
+		return env, nil
+	}
 	if tok, ok := meta.Extra[keyTokenizer]; ok {
 		if env.Tokenizer, err = datasets.UnmarshalTokenizer([]byte(tok)); err != nil {
 			return env, fmt.Errorf("checkpoint %s: %v", f.Path, err)

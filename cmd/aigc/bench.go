@@ -75,13 +75,20 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	var env models.Env
 	var trainSet datasets.Stream
 	perSample := 1 // tokens per batch row, for a language model
-	if fam.Data == models.Text {
+	switch fam.Data {
+	case models.Text:
 		data, err := loadText(fam, cfg, o.Data, o.Seed, nil, false)
 		if err != nil {
 			return err
 		}
 		env, trainSet, perSample = data.Env, data.Train, data.Train.Window()
-	} else {
+	case models.Pairs:
+		data, err := loadPairs(fam, cfg, o.Data, o.Seed, nil)
+		if err != nil {
+			return err
+		}
+		env, trainSet, perSample = data.Env, data.Train, data.Env.SrcLen+data.Env.TgtLen
+	default:
 		data, err := loadImages(fam, cfg, o.Data, o.Seed)
 		if err != nil {
 			return err

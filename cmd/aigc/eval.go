@@ -80,8 +80,11 @@ func runEval(ctx context.Context, o *evalOptions) error {
 		return err
 	}
 	defer l.Model.Close()
-	if l.Family.Data == models.Text {
+	switch l.Family.Data {
+	case models.Text:
 		return evalText(ctx, o, l)
+	case models.Pairs:
+		return evalPairs(ctx, o, l)
 	}
 	data, err := loadImages(l.Family, l.Config, o.Data, o.Seed)
 	if err != nil {
@@ -267,4 +270,34 @@ func drawReconstructions(rec models.Reconstructor, test *datasets.Images, pixelR
 		return nil, err
 	}
 	return []string{reconPath, interPath}, nil
+}
+
+// evalPairs scores a sequence-to-sequence model on its test pairs.
+func evalPairs(ctx context.Context, o *evalOptions, l *models.Loaded) error {
+	d, err := loadPairs(l.Family, l.Config, o.Data, o.Seed, &l.Env)
+	if err != nil {
+		return err
+	}
+	if _, err := o.chooseDevice(); err != nil {
+		return err
+	}
+	ms, err := l.Model.Evaluate(ctx, d.Test, o.Seed)
+	if err != nil {
+		return err
+	}
+	rep := evalReport{Model: l.Family.Name, Checkpoint: l.Path, Step: l.Meta.Step, Data: d.Set.Name,
+		Examples: len(d.Set.Test), Metrics: map[string]float64{}}
+	for _, m := range ms {
+		rep.Metrics[m.Name] = m.Value
+	}
+	if o.JSON {
+		return printJSON(o.Out, rep)
+	}
+	exact, _ := ms.Get("exact")
+	acc, _ := ms.Get("token_acc")
+	loss, _ := ms.Get("loss")
+	fmt.Fprintf(o.Out, "%s at step %d on %d test pairs of %s (greedy decoding):\n"+
+		"  exact match %.2f%%, token accuracy %.2f%%, loss %.4f per target token\n",
+		l.Path, rep.Step, rep.Examples, rep.Data, 100*exact, 100*acc, loss)
+	return nil
 }

@@ -29,6 +29,8 @@ type sampleOptions struct {
 	Format string
 	Prompt string
 	Text   models.SampleOptions
+	Input  string // sequence-to-sequence models: the source
+	Beam   int
 }
 
 func newSampleCmd(g *globalOptions) *cobra.Command {
@@ -40,7 +42,8 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 			"to stdout (or --out) as it is generated, -n counting tokens.",
 		Example: "  aigc sample vae -n 64                 # PNG grid, 8 per row\n" +
 			"  aigc sample vae -n 1000 --format npy -o vae.npy --seed 3\n" +
-			"  aigc sample lstm --prompt \"ROMEO:\" -n 500 --temperature 0.8 --top-k 40 --top-p 0.95 --seed 1",
+			"  aigc sample lstm --prompt \"ROMEO:\" -n 500 --temperature 0.8 --top-k 40 --top-p 0.95 --seed 1\n" +
+			"  aigc sample transformer --input \"3 1 4 1 5\" --beam 4",
 		Args: exactArgs(1, "one MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
@@ -51,6 +54,8 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.IntVarP(&o.N, "n", "n", -1, "number of samples (default 64), or of tokens to generate (default 500)")
 	f.StringVar(&o.Prompt, "prompt", "\n", "text models: the text to continue")
+	f.StringVar(&o.Input, "input", "", "sequence-to-sequence models: the source, tokens separated by spaces")
+	f.IntVar(&o.Beam, "beam", 1, "sequence-to-sequence models: beam width (1: greedy)")
 	f.Float64Var(&o.Text.Temperature, "temperature", 0.8, "text models: divide the logits by this (0: always the likeliest token)")
 	f.IntVar(&o.Text.TopK, "top-k", 0, "text models: draw from the k likeliest tokens only (0: all)")
 	f.Float64Var(&o.Text.TopP, "top-p", 0, "text models: draw from the fewest likeliest tokens whose probability reaches p (0: all)")
@@ -62,6 +67,8 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 func runSample(o *sampleOptions) error {
 	if fam, err := models.Lookup(o.Model); err == nil && fam.Data == models.Text {
 		return sampleText(o)
+	} else if err == nil && fam.Data == models.Pairs {
+		return samplePairs(o)
 	}
 	if o.N == -1 {
 		o.N = 64
@@ -161,4 +168,22 @@ func sampleText(o *sampleOptions) error {
 	return checkpoints.WriteAtomic(o.Out, func(w io.Writer) error {
 		return generateText(w, gen, o.Prompt, o.N, o.Text, rng.New(o.Seed))
 	})
+}
+
+// samplePairs decodes --input with a sequence-to-sequence model.
+func samplePairs(o *sampleOptions) error {
+	if o.Beam < 1 || o.Beam > 64 {
+		return usageError{fmt.Errorf("--beam must be between 1 and 64 (got %d)", o.Beam)}
+	}
+	l, err := o.From.open(o.Model)
+	if err != nil {
+		return err
+	}
+	defer l.Model.Close()
+	out, err := translate(l, o.Input, o.Beam)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(o.globalOptions.Out, out)
+	return nil
 }

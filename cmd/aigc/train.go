@@ -68,13 +68,20 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	var env models.Env
 	var trainSet, evalSet datasets.Stream
 	var what string
-	if fam.Data == models.Text {
+	switch fam.Data {
+	case models.Text:
 		data, err := loadText(fam, cfg, o.Data, o.Seed, nil, false)
 		if err != nil {
 			return err
 		}
 		env, trainSet, evalSet, what = data.Env, data.Train, data.Val, data.describe()
-	} else {
+	case models.Pairs:
+		data, err := loadPairs(fam, cfg, o.Data, o.Seed, nil)
+		if err != nil {
+			return err
+		}
+		env, trainSet, evalSet, what = data.Env, data.Train, data.Test, data.describe()
+	default:
 		data, err := loadImages(fam, cfg, o.Data, o.Seed)
 		if err != nil {
 			return err
