@@ -109,6 +109,8 @@ type GPT struct {
 	trainProg   *graph.Gradients
 	evalProg    *graph.Program
 	step        *gptStep
+	full        *gptWindow     // one sequence of block_size tokens, for sampling past the cache
+	fullProg    *graph.Program // its logits
 	scratch     []tokenProb
 }
 
@@ -342,6 +344,9 @@ func (m *GPT) Close() error {
 	if m.step != nil {
 		m.step.prog.Close()
 	}
+	if m.fullProg != nil {
+		m.fullProg.Close()
+	}
 	return nil
 }
 
@@ -404,9 +409,10 @@ func (s *gptStep) run(id int32, pos int) ([]float32, error) {
 	return s.prog.Floats(0), nil
 }
 
-// Generate implements TextGenerator with the key/value cache: one one-token run per token.
-// When the context outgrows block_size, the cache is rebuilt from the last block_size
-// tokens (the window nanoGPT crops to), since positions are absolute.
+// Generate implements TextGenerator: the prompt and the tokens drawn go through the
+// key/value cache, one one-token run each, until the context holds block_size tokens.
+// From then on, as nanoGPT crops its context, each token comes from one full pass over the
+// last block_size tokens (positions are absolute, so a cache cannot slide).
 func (m *GPT) Generate(prompt []int32, n int, o SampleOptions, r *rng.RNG, emit func(int32) error) error {
 	if len(prompt) == 0 {
 		return fmt.Errorf("generate: empty prompt")
@@ -422,23 +428,21 @@ func (m *GPT) Generate(prompt []int32, n int, o SampleOptions, r *rng.RNG, emit 
 	}
 	block := m.cfg.BlockSize
 	ctx := append([]int32(nil), prompt...)
-	if len(ctx) > block {
+	var logits []float32
+	var err error
+	if len(ctx) >= block {
 		ctx = ctx[len(ctx)-block:]
-	}
-	prime := func() ([]float32, error) { // run the context through a fresh cache
+		logits, err = m.window(ctx)
+	} else {
 		for _, c := range m.step.caches {
 			clear(graph.Buffer(c))
 		}
-		var logits []float32
 		for i, id := range ctx {
-			var err error
 			if logits, err = m.step.run(id, i); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		return logits, nil
 	}
-	logits, err := prime()
 	if err != nil {
 		return err
 	}
@@ -447,17 +451,42 @@ func (m *GPT) Generate(prompt []int32, n int, o SampleOptions, r *rng.RNG, emit 
 		if err := emit(next); err != nil {
 			return err
 		}
-		if len(ctx) == block {
+		if len(ctx) < block {
+			ctx = append(ctx, next)
+			logits, err = m.step.run(next, len(ctx)-1)
+		} else {
 			ctx = append(ctx[1:], next)
-			if logits, err = prime(); err != nil {
-				return err
-			}
-			continue
+			logits, err = m.window(ctx)
 		}
-		ctx = append(ctx, next)
-		if logits, err = m.step.run(next, len(ctx)-1); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// window returns the logits after a full context of block_size tokens.
+func (m *GPT) window(ctx []int32) ([]float32, error) {
+	block := m.cfg.BlockSize
+	if m.fullProg == nil {
+		err := graph.Build(func() {
+			m.full = newGPTWindow(1, block)
+			var err error
+			if m.fullProg, err = graph.Compile(m.forward(m.full.ids, m.full.pos, 1, block, false)); err != nil {
+				panic(err)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	ids := graph.Buffer(m.full.ids)
+	for i, id := range ctx {
+		ids[i] = float32(id)
+	}
+	if err := m.fullProg.Run(); err != nil {
+		return nil, err
+	}
+	v := m.env.Tokenizer.VocabSize()
+	return m.fullProg.Floats(0)[(block-1)*v:], nil
 }
