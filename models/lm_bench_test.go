@@ -48,3 +48,5 @@ func benchLM(b *testing.B, family string) {
 
 func BenchmarkRNNTrainStep(b *testing.B)  { benchLM(b, "rnn") }
 func BenchmarkLSTMTrainStep(b *testing.B) { benchLM(b, "lstm") }
+
+func BenchmarkGPTTrainStep(b *testing.B) { benchLM(b, "gpt") }
