@@ -35,7 +35,8 @@ demo: build
 	./$(BIN) sample vae --run runs/demo -n 64 -o runs/demo/samples.png
 	./$(BIN) eval vae --run runs/demo
 
-# Go benchmarks of the engine and one VAE training step, then aigc's own bench.
+# Go benchmarks of the engine and of a training step of each model (VAE, GAN, RNN, LSTM,
+# GPT), then aigc's own bench of the VAE.
 bench: build
 	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 50x ./graph ./models
 	./$(BIN) bench vae
