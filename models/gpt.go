@@ -296,11 +296,7 @@ func (m *GPT) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
 	if err := m.trainProg.Run(); err != nil {
 		return nil, err
 	}
-	grads := m.trainProg.Grads()
-	norm := graph.ClipGlobalNorm(grads, m.cfg.Clip)
-	if !math.IsNaN(norm) && !math.IsInf(norm, 0) {
-		m.opt.Update(grads)
-	}
+	norm := clipAndStep(m.opt, m.trainProg.Grads(), m.cfg.Clip)
 	return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", norm}}, nil
 }
 
@@ -308,30 +304,16 @@ func (m *GPT) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
 // validation batches during training, the whole split in `aigc eval`), with perplexity
 // and bits per character.
 func (m *GPT) Evaluate(ctx context.Context, s datasets.Stream, seed uint64) (Metrics, error) {
-	var sum float64
-	var n int
-	for b := range s.Epoch(ctx, 0, 0) {
+	return evaluateTokens(ctx, s, func(b *datasets.Batch) (int, []float32, error) {
 		k, err := m.eval.feed(b, false)
-		if err == nil {
-			err = m.evalProg.Run()
-		}
 		if err != nil {
-			b.Release()
-			return nil, err
+			return 0, nil, err
 		}
-		for _, v := range m.evalProg.Floats(0) {
-			sum += float64(v)
+		if err := m.evalProg.Run(); err != nil {
+			return 0, nil, err
 		}
-		n += k
-		b.Release()
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("evaluation: no targets")
-	}
-	return lmMetrics(sum/float64(n), s), nil
+		return k, m.evalProg.Floats(0), nil
+	})
 }
 
 func (m *GPT) Close() error {

@@ -248,12 +248,7 @@ func (m *recurrentLM) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) 
 	if err := m.trainProg.Run(); err != nil {
 		return nil, err
 	}
-	grads := m.trainProg.Grads()
-	norm := graph.ClipGlobalNorm(grads, m.text.Clip)
-	if math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", norm}}, nil // the trainer stops on it
-	}
-	m.opt.Update(grads)
+	norm := clipAndStep(m.opt, m.trainProg.Grads(), m.text.Clip)
 	if m.carry {
 		for i, p := range m.carried {
 			copy(p.Data(), m.trainProg.Floats(1+i))
@@ -266,25 +261,36 @@ func (m *recurrentLM) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) 
 // sweep of the validation split, each window from zero state), with perplexity and bits
 // per character.
 func (m *recurrentLM) Evaluate(ctx context.Context, s datasets.Stream, seed uint64) (Metrics, error) {
+	return evaluateTokens(ctx, s, func(b *datasets.Batch) (int, []float32, error) {
+		k, err := m.eval.feed(b, false)
+		if err != nil {
+			return 0, nil, err
+		}
+		for _, st := range m.eval.s0 {
+			clear(graph.Buffer(st))
+		}
+		if err := m.evalProg.Run(); err != nil {
+			return 0, nil, err
+		}
+		return k, m.evalProg.Floats(0), nil
+	})
+}
+
+// evaluateTokens sums the per-token losses that score returns for each batch of an epoch
+// of s (weighted: zero for padding) and reports their mean per target with lmMetrics.
+func evaluateTokens(ctx context.Context, s datasets.Stream, score func(*datasets.Batch) (int, []float32, error)) (Metrics, error) {
 	var sum float64
 	var n int
 	for b := range s.Epoch(ctx, 0, 0) {
-		k, err := m.eval.feed(b, false)
-		if err == nil {
-			for _, st := range m.eval.s0 {
-				clear(graph.Buffer(st))
-			}
-			err = m.evalProg.Run()
-		}
-		if err != nil {
-			b.Release()
-			return nil, err
-		}
-		for _, v := range m.evalProg.Floats(0) {
+		k, losses, err := score(b)
+		for _, v := range losses {
 			sum += float64(v)
 		}
-		n += k
 		b.Release()
+		if err != nil {
+			return nil, err
+		}
+		n += k
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -293,6 +299,17 @@ func (m *recurrentLM) Evaluate(ctx context.Context, s datasets.Stream, seed uint
 		return nil, fmt.Errorf("evaluation: no targets")
 	}
 	return lmMetrics(sum/float64(n), s), nil
+}
+
+// clipAndStep clips the gradients to a global norm (0: no clipping) and takes an optimiser
+// step, unless the norm is not finite (the trainer then stops on the reported norm). It
+// returns the norm before clipping.
+func clipAndStep(opt *graph.Adam, grads [][]float32, clip float64) float64 {
+	norm := graph.ClipGlobalNorm(grads, clip)
+	if !math.IsNaN(norm) && !math.IsInf(norm, 0) {
+		opt.Update(grads)
+	}
+	return norm
 }
 
 // lmMetrics reports a mean loss in nats per token with its perplexity and bits per

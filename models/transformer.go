@@ -311,11 +311,7 @@ func (m *Transformer) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) 
 	if err := m.trainProg.Run(); err != nil {
 		return nil, err
 	}
-	grads := m.trainProg.Grads()
-	norm := graph.ClipGlobalNorm(grads, m.cfg.Clip)
-	if !math.IsNaN(norm) && !math.IsInf(norm, 0) {
-		m.opt.Update(grads)
-	}
+	norm := clipAndStep(m.opt, m.trainProg.Grads(), m.cfg.Clip)
 	return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", norm}}, nil
 }
 
