@@ -52,7 +52,8 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 	}
 	o.From.bind(cmd)
 	f := cmd.Flags()
-	f.IntVarP(&o.N, "n", "n", -1, "number of samples (default 64), or of tokens to generate (default 500)")
+	f.IntVarP(&o.N, "n", "n", -1, "number of samples, or of tokens to generate")
+	f.Lookup("n").DefValue = "64 samples, 500 tokens" // shown in --help; -1 in the code means the same
 	f.StringVar(&o.Prompt, "prompt", "\n", "text models: the text to continue")
 	f.StringVar(&o.Input, "input", "", "sequence-to-sequence models: the source, tokens separated by spaces")
 	f.IntVar(&o.Beam, "beam", 1, "sequence-to-sequence models: beam width (1: greedy)")
