@@ -2,6 +2,9 @@ package models
 
 import (
 	"context"
+	"encoding/json"
+	"math"
+	"os"
 	"slices"
 	"testing"
 
@@ -72,6 +75,77 @@ func TestTransformerLearnsToReverse(t *testing.T) {
 		slices.Reverse(want)
 		if !slices.Equal(beam[0], want) && !slices.Equal(greedy[i], want) {
 			t.Errorf("%v: greedy %v, beam %v", tsrc[i], greedy[i], beam[0])
+		}
+	}
+}
+
+// The encoder-decoder's teacher-forced loss and every parameter's gradient agree with a
+// PyTorch rendering of the same model and weights (scripts/torch/transformer_fixture.py,
+// float64 there), on a batch with padded sources and targets.
+func TestTransformerMatchesPyTorch(t *testing.T) {
+	b, err := os.ReadFile("testdata/torch_transformer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Source, DecIn, DecOut  []int32
+		SourceMask, TargetMask []float32
+		Params, Grads          map[string][]float64
+		Loss                   float64
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]json.RawMessage
+	json.Unmarshal(b, &raw)
+	for key, dst := range map[string]any{"source_mask": &f.SourceMask, "dec_in": &f.DecIn, "dec_out": &f.DecOut, "target_mask": &f.TargetMask} {
+		if err := json.Unmarshal(raw[key], dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	toks := []string{"<pad>", "<bos>", "<eos>", "a", "b", "c", "d", "e", "f"}
+	env := Env{Vocab: datasets.VocabOf(toks), SrcLen: 4, TgtLen: 5}
+	cfg := &TransformerConfig{}
+	if err := configs.Load(cfg, "transformer", "", []string{"preset=custom", "d_model=8", "heads=2", "ff=16",
+		"enc_layers=1", "dec_layers=1", "dropout=0", "batch_size=2"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewTransformer(cfg, env, rng.New(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if len(m.params.All()) != len(f.Params) {
+		t.Fatalf("aigc has %d parameters, PyTorch %d", len(m.params.All()), len(f.Params))
+	}
+	for _, p := range m.params.All() {
+		want, ok := f.Params[p.Name]
+		if !ok || len(want) != len(p.Data()) {
+			t.Fatalf("parameter %s %v: PyTorch has %d values", p.Name, p.Shape(), len(want))
+		}
+		for i, v := range want {
+			p.Data()[i] = float32(v)
+		}
+	}
+	pb := &datasets.PairBatch{Rows: 2, S: 4, T: 5, Valid: 2, Source: f.Source, SourceMask: f.SourceMask,
+		DecIn: f.DecIn, DecOut: f.DecOut, TargetMask: f.TargetMask}
+	m.train.feed(pb, true)
+	if err := m.trainProg.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.trainProg.Float(0); math.Abs(got-f.Loss) > 1e-5*f.Loss {
+		t.Fatalf("loss %.7g, PyTorch %.7g", got, f.Loss)
+	}
+	for i, p := range m.params.All() {
+		want := f.Grads[p.Name]
+		var scale float64
+		for _, w := range want {
+			scale = max(scale, math.Abs(w))
+		}
+		for j, g := range m.trainProg.Grad(i) {
+			if d := math.Abs(float64(g) - want[j]); d > 1e-4*scale+1e-7 {
+				t.Fatalf("grad %s[%d] = %.7g, PyTorch %.7g", p.Name, j, g, want[j])
+			}
 		}
 	}
 }
