@@ -161,7 +161,6 @@ func (op lstmOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{d0, d1}, err
 }
 
-func sigm(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // lstmRun computes one of the cell's functions over B rows of H units; in are the op's
 // inputs (the gates first, [B, 4H], then [B, H] states and gradients).
@@ -176,11 +175,11 @@ func lstmRun[T float](kind lstmKind, y []T, h int, in ...[]T) {
 				ai, af, ag, ao := float64(ar[j]), float64(ar[h+j]), float64(ar[2*h+j]), float64(ar[3*h+j])
 				switch kind {
 				case lstmC:
-					y[s+j] = T(sigm(af)*float64(in[1][s+j]) + sigm(ai)*math.Tanh(ag))
+					y[s+j] = T(sigmoid64(af)*float64(in[1][s+j]) + sigmoid64(ai)*math.Tanh(ag))
 				case lstmH:
-					y[s+j] = T(sigm(ao) * math.Tanh(float64(in[1][s+j])))
+					y[s+j] = T(sigmoid64(ao) * math.Tanh(float64(in[1][s+j])))
 				case lstmCGradGates:
-					i, f, g := sigm(ai), sigm(af), math.Tanh(ag)
+					i, f, g := sigmoid64(ai), sigmoid64(af), math.Tanh(ag)
 					dc, cp := float64(in[2][s+j]), float64(in[1][s+j])
 					yr := y[r*4*h : (r+1)*4*h]
 					yr[j] = T(dc * g * i * (1 - i))
@@ -188,14 +187,14 @@ func lstmRun[T float](kind lstmKind, y []T, h int, in ...[]T) {
 					yr[2*h+j] = T(dc * i * (1 - g*g))
 					yr[3*h+j] = 0
 				case lstmCGradPrev:
-					y[s+j] = T(sigm(af) * float64(in[1][s+j]))
+					y[s+j] = T(sigmoid64(af) * float64(in[1][s+j]))
 				case lstmHGradGates:
-					o, tc, dh := sigm(ao), math.Tanh(float64(in[1][s+j])), float64(in[2][s+j])
+					o, tc, dh := sigmoid64(ao), math.Tanh(float64(in[1][s+j])), float64(in[2][s+j])
 					yr := y[r*4*h : (r+1)*4*h]
 					yr[j], yr[h+j], yr[2*h+j] = 0, 0, 0
 					yr[3*h+j] = T(dh * tc * o * (1 - o))
 				case lstmHGradC:
-					o, tc, dh := sigm(ao), math.Tanh(float64(in[1][s+j])), float64(in[2][s+j])
+					o, tc, dh := sigmoid64(ao), math.Tanh(float64(in[1][s+j])), float64(in[2][s+j])
 					y[s+j] = T(dh * o * (1 - tc*tc))
 				}
 			}
