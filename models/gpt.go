@@ -240,20 +240,12 @@ func newGPTWindow(rows, steps int) *gptWindow {
 // feed copies a token batch in, weights scaled to sum to 1 when mean; it returns the
 // number of real targets.
 func (w *gptWindow) feed(b *datasets.Batch, mean bool) (int, error) {
+	if err := checkTokenBatch(b, w.rows, w.steps); err != nil {
+		return 0, err
+	}
 	t1 := w.steps + 1
-	if b.Rows != w.rows || len(b.Tokens) != b.Rows*t1 {
-		return 0, fmt.Errorf("token batch of %d rows × %d, the model wants %d × %d",
-			b.Rows, len(b.Tokens)/max(b.Rows, 1)-1, w.rows, w.steps)
-	}
 	ids, tg, wt := graph.Buffer(w.ids), graph.Buffer(w.targets), graph.Buffer(w.weights)
-	n := 0.0
-	for _, v := range b.Weights {
-		n += float64(v)
-	}
-	scale := float32(1)
-	if mean && n > 0 {
-		scale = float32(1 / n)
-	}
+	n, scale := lossWeights(b.Weights, mean)
 	for r := range w.rows {
 		for t := range w.steps {
 			ids[r*w.steps+t] = float32(b.Tokens[r*t1+t])
@@ -261,7 +253,7 @@ func (w *gptWindow) feed(b *datasets.Batch, mean bool) (int, error) {
 			wt[r*w.steps+t] = b.Weights[r*w.steps+t] * scale
 		}
 	}
-	return int(n), nil
+	return n, nil
 }
 
 func (m *GPT) compile() error {

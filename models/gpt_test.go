@@ -49,18 +49,7 @@ func TestGPTMatchesPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := newTestGPT(t, "abcdefghijk", "n_layer=2", "n_head=2", "n_embd=8", "block_size=5", "batch_size=2", "bias=true")
-	if len(m.params.All()) != len(f.Params) {
-		t.Fatalf("aigc has %d parameters, PyTorch %d", len(m.params.All()), len(f.Params))
-	}
-	for _, p := range m.params.All() {
-		want, ok := f.Params[p.Name]
-		if !ok || len(want) != len(p.Data()) {
-			t.Fatalf("parameter %s %v: PyTorch has %d values", p.Name, p.Shape(), len(want))
-		}
-		for i, v := range want {
-			p.Data()[i] = float32(v)
-		}
-	}
+	setTorchParams(t, m.params, f.Params)
 	batch := &datasets.Batch{Rows: 2, Valid: 2, Tokens: make([]int32, 2*6), Weights: make([]float32, 2*5)}
 	for r := range 2 {
 		copy(batch.Tokens[r*6:], f.IDs[r*5:(r+1)*5])
@@ -75,21 +64,7 @@ func TestGPTMatchesPyTorch(t *testing.T) {
 	if err := m.trainProg.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.trainProg.Float(0); math.Abs(got-f.Loss) > 1e-5*f.Loss {
-		t.Fatalf("loss %.7g, PyTorch %.7g", got, f.Loss)
-	}
-	for i, p := range m.params.All() {
-		want := f.Grads[p.Name]
-		var scale float64
-		for _, w := range want {
-			scale = max(scale, math.Abs(w))
-		}
-		for j, g := range m.trainProg.Grad(i) {
-			if d := math.Abs(float64(g) - want[j]); d > 1e-4*scale+1e-7 {
-				t.Fatalf("grad %s[%d] = %.7g, PyTorch %.7g", p.Name, j, g, want[j])
-			}
-		}
-	}
+	checkTorchStep(t, m.trainProg, m.params, f.Loss, f.Grads)
 }
 
 // Sampling with the key/value cache gives, position by position, the logits of a full

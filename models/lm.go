@@ -146,20 +146,12 @@ func newWindow(net recurrentNet, rows, steps int) *window {
 // scaled to sum to 1 (or the raw 0/1 weights when mean is false). It returns the number
 // of real targets.
 func (w *window) feed(b *datasets.Batch, mean bool) (int, error) {
+	if err := checkTokenBatch(b, w.rows, w.steps); err != nil {
+		return 0, err
+	}
 	t1 := w.steps + 1
-	if b.Rows != w.rows || len(b.Tokens) != b.Rows*t1 {
-		return 0, fmt.Errorf("token batch of %d rows × %d, the model wants %d × %d",
-			b.Rows, len(b.Tokens)/max(b.Rows, 1)-1, w.rows, w.steps)
-	}
 	tg, wt := graph.Buffer(w.targets), graph.Buffer(w.weights)
-	n := 0.0
-	for _, v := range b.Weights {
-		n += float64(v)
-	}
-	scale := float32(1)
-	if mean && n > 0 {
-		scale = float32(1 / n)
-	}
+	n, scale := lossWeights(b.Weights, mean)
 	for t := range w.steps {
 		ids := graph.Buffer(w.ids[t])
 		for r := range w.rows {
@@ -168,7 +160,31 @@ func (w *window) feed(b *datasets.Batch, mean bool) (int, error) {
 			wt[t*w.rows+r] = b.Weights[r*w.steps+t] * scale
 		}
 	}
-	return int(n), nil
+	return n, nil
+}
+
+// checkTokenBatch checks that a token batch has the rows and window a model was built for.
+func checkTokenBatch(b *datasets.Batch, rows, steps int) error {
+	if b.Rows != rows || len(b.Tokens) != b.Rows*(steps+1) {
+		return fmt.Errorf("token batch of %d rows × %d, the model wants %d × %d",
+			b.Rows, len(b.Tokens)/max(b.Rows, 1)-1, rows, steps)
+	}
+	return nil
+}
+
+// lossWeights counts the real targets among per-target weights (1 real, 0 padding) and
+// returns the factor that makes the weighted sum of losses their mean (1/n), or 1 when
+// mean is false (evaluation sums the losses itself).
+func lossWeights(weights []float32, mean bool) (n int, scale float32) {
+	for _, v := range weights {
+		if v != 0 {
+			n++
+		}
+	}
+	if mean && n > 0 {
+		return n, 1 / float32(n)
+	}
+	return n, 1
 }
 
 // recurrentLM is a recurrent language model: a net, its training, evaluation and sampling

@@ -95,20 +95,23 @@ func (c *TransformerConfig) Validate() error {
 
 // Transformer is a built encoder-decoder with its programs.
 type Transformer struct {
-	cfg    *TransformerConfig
-	env    Env
-	params *graph.Params
-	opt    *graph.Adam
-	embed  *graph.Embedding
-	enc    []*encLayer
-	dec    []*decLayer
-	encLN  *graph.LayerNormLayer
-	decLN  *graph.LayerNormLayer
-	drop   *graph.Dropout
-	pe     *tensor.Dense // sinusoidal positions [max(S, T), d]
+	cfg     *TransformerConfig
+	env     Env
+	params  *graph.Params
+	opt     *graph.Adam
+	embed   *graph.Embedding
+	enc     []*encLayer
+	dec     []*decLayer
+	encLN   *graph.LayerNormLayer
+	decLN   *graph.LayerNormLayer
+	drop    *graph.Dropout
+	pe      *tensor.Dense // sinusoidal positions [max(S, T), d]
+	peNodes map[*G.ExprGraph]*G.Node
 
 	train     *s2sGraph
 	trainProg *graph.Gradients
+	eval      *s2sGraph // teacher-forced losses of a batch, built at the first evaluation
+	evalProg  *graph.Program
 	decoders  map[int]*s2sDecoder // by rows: evaluation batches, beams
 }
 
@@ -131,7 +134,8 @@ func NewTransformer(cfg *TransformerConfig, env Env, r *rng.RNG) (*Transformer, 
 		return nil, fmt.Errorf("transformer: no vocabulary or sequence lengths")
 	}
 	d, ps := cfg.DModel, graph.NewParams()
-	m := &Transformer{cfg: cfg, env: env, params: ps, drop: graph.NewDropout(cfg.Dropout), decoders: map[int]*s2sDecoder{}}
+	m := &Transformer{cfg: cfg, env: env, params: ps, drop: graph.NewDropout(cfg.Dropout), decoders: map[int]*s2sDecoder{},
+		peNodes: map[*G.ExprGraph]*G.Node{}}
 	m.embed = graph.NewEmbedding(ps, "embed", len(env.Vocab.Tokens), d, r)
 	graph.Normal(m.embed.Weight, 0, 1/math.Sqrt(float64(d)), r) // so that √d·E starts at unit scale
 	for i := range cfg.EncLayers {
@@ -227,7 +231,11 @@ func positions(g *G.ExprGraph, name string, rows, n int) *G.Node {
 // embedAt returns √d·E[ids] + PE[pos].
 func (m *Transformer) embedAt(ids, pos *G.Node, training bool) *G.Node {
 	g := ids.Graph()
-	pe := G.NewTensor(g, tensor.Float32, 2, G.WithShape(m.pe.Shape()...), G.WithName("sinusoid"), G.WithValue(m.pe))
+	pe, ok := m.peNodes[g] // one constant per graph, shared by the encoder and the decoder
+	if !ok {
+		pe = G.NewTensor(g, tensor.Float32, 2, G.WithShape(m.pe.Shape()...), G.WithName("sinusoid"), G.WithValue(m.pe))
+		m.peNodes[g] = pe
+	}
 	scaled := graph.Mul(m.embed.Forward(ids), graph.Scalar(ids, math.Sqrt(float64(m.cfg.DModel))))
 	return m.drop.Forward(graph.Add(scaled, graph.Lookup(pe, pos)), training)
 }
@@ -277,14 +285,7 @@ func (x *s2sGraph) feed(b *datasets.PairBatch, mean bool) int {
 	copyIDs(graph.Buffer(x.decIn), b.DecIn)
 	copyIDs(graph.Buffer(x.targets), b.DecOut)
 	w := graph.Buffer(x.weights)
-	n := 0
-	for _, v := range b.TargetMask {
-		n += int(v)
-	}
-	scale := float32(1)
-	if mean && n > 0 {
-		scale = 1 / float32(n)
-	}
+	n, scale := lossWeights(b.TargetMask, mean)
 	for i, v := range b.TargetMask {
 		w[i] = v * scale
 	}
@@ -529,26 +530,25 @@ func (m *Transformer) beamSearch(src []int32, width int) ([]int32, error) {
 func (m *Transformer) Evaluate(ctx context.Context, s datasets.Stream, seed uint64) (Metrics, error) {
 	var lossSum float64
 	var tokens, exact, pairs, right, positions int
-	var tf *graph.Program
-	var x *s2sGraph
-	err := graph.Build(func() {
-		x = m.newGraph(m.cfg.BatchSize, false)
-		var err error
-		if tf, err = graph.Compile(graph.Mul(graph.SoftmaxCrossEntropy(x.logits, x.targets), x.weights)); err != nil {
-			panic(err)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer tf.Close()
-	for b := range s.Epoch(ctx, 0, 0) {
-		pb := b.Pairs
-		tokens += x.feed(pb, false)
-		if err := tf.Run(); err != nil {
+	if m.evalProg == nil {
+		err := graph.Build(func() {
+			m.eval = m.newGraph(m.cfg.BatchSize, false)
+			var err error
+			if m.evalProg, err = graph.Compile(graph.Mul(graph.SoftmaxCrossEntropy(m.eval.logits, m.eval.targets), m.eval.weights)); err != nil {
+				panic(err)
+			}
+		})
+		if err != nil {
 			return nil, err
 		}
-		for _, v := range tf.Floats(0) {
+	}
+	for b := range s.Epoch(ctx, 0, 0) {
+		pb := b.Pairs
+		tokens += m.eval.feed(pb, false)
+		if err := m.evalProg.Run(); err != nil {
+			return nil, err
+		}
+		for _, v := range m.evalProg.Floats(0) {
 			lossSum += float64(v)
 		}
 		srcs, wants := pairsOf(pb)
@@ -604,6 +604,9 @@ func pairsOf(b *datasets.PairBatch) (srcs, tgts [][]int32) {
 func (m *Transformer) Close() error {
 	if m.trainProg != nil {
 		m.trainProg.Close()
+	}
+	if m.evalProg != nil {
+		m.evalProg.Close()
 	}
 	for _, d := range m.decoders {
 		d.encode.Close()

@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"encoding/json"
-	"math"
 	"os"
 	"slices"
 	"testing"
@@ -115,37 +114,12 @@ func TestTransformerMatchesPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if len(m.params.All()) != len(f.Params) {
-		t.Fatalf("aigc has %d parameters, PyTorch %d", len(m.params.All()), len(f.Params))
-	}
-	for _, p := range m.params.All() {
-		want, ok := f.Params[p.Name]
-		if !ok || len(want) != len(p.Data()) {
-			t.Fatalf("parameter %s %v: PyTorch has %d values", p.Name, p.Shape(), len(want))
-		}
-		for i, v := range want {
-			p.Data()[i] = float32(v)
-		}
-	}
+	setTorchParams(t, m.params, f.Params)
 	pb := &datasets.PairBatch{Rows: 2, S: 4, T: 5, Valid: 2, Source: f.Source, SourceMask: f.SourceMask,
 		DecIn: f.DecIn, DecOut: f.DecOut, TargetMask: f.TargetMask}
 	m.train.feed(pb, true)
 	if err := m.trainProg.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.trainProg.Float(0); math.Abs(got-f.Loss) > 1e-5*f.Loss {
-		t.Fatalf("loss %.7g, PyTorch %.7g", got, f.Loss)
-	}
-	for i, p := range m.params.All() {
-		want := f.Grads[p.Name]
-		var scale float64
-		for _, w := range want {
-			scale = max(scale, math.Abs(w))
-		}
-		for j, g := range m.trainProg.Grad(i) {
-			if d := math.Abs(float64(g) - want[j]); d > 1e-4*scale+1e-7 {
-				t.Fatalf("grad %s[%d] = %.7g, PyTorch %.7g", p.Name, j, g, want[j])
-			}
-		}
-	}
+	checkTorchStep(t, m.trainProg, m.params, f.Loss, f.Grads)
 }
