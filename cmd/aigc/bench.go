@@ -72,45 +72,26 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	if err != nil {
 		return err
 	}
-	var env models.Env
-	var trainSet datasets.Stream
-	perSample := 1 // tokens per batch row, for a language model
-	switch fam.Data {
-	case models.Text:
-		data, err := loadText(fam, cfg, o.Data, o.Seed, nil, false)
-		if err != nil {
-			return err
-		}
-		env, trainSet, perSample = data.Env, data.Train, data.Train.Window()
-	case models.Pairs:
-		data, err := loadPairs(fam, cfg, o.Data, o.Seed, nil)
-		if err != nil {
-			return err
-		}
-		env, trainSet, perSample = data.Env, data.Train, data.Env.SrcLen+data.Env.TgtLen
-	default:
-		data, err := loadImages(fam, cfg, o.Data, o.Seed)
-		if err != nil {
-			return err
-		}
-		env, trainSet = data.Env, data.Train
+	data, err := loadData(fam, cfg, o.Data, o.Seed)
+	if err != nil {
+		return err
 	}
 	dev, err := o.chooseDevice()
 	if err != nil {
 		return err
 	}
 	r := rng.New(o.Seed)
-	m, err := fam.Build(cfg, env, r)
+	m, err := fam.Build(cfg, data.Env, r)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 
-	if err := steps(ctx, m, trainSet, r, o.Warmup); err != nil {
+	if err := steps(ctx, m, data.Train, r, o.Warmup); err != nil {
 		return err
 	}
 	start := time.Now()
-	if err := steps(ctx, m, trainSet, r, o.Steps); err != nil {
+	if err := steps(ctx, m, data.Train, r, o.Steps); err != nil {
 		return err
 	}
 	elapsed := time.Since(start).Seconds()
@@ -124,8 +105,8 @@ func runBench(ctx context.Context, o *benchOptions) error {
 		SamplesPerS:  float64(o.Steps*bs) / elapsed,
 		FLOPsPerStep: m.StepFLOPs(),
 	}
-	if perSample > 1 {
-		rep.TokensPerS = rep.SamplesPerS * float64(perSample)
+	if data.PerRow > 1 {
+		rep.TokensPerS = rep.SamplesPerS * float64(data.PerRow)
 	}
 	rep.GFLOPS = float64(rep.FLOPsPerStep) * rep.StepsPerS / 1e9
 	if o.JSON {

@@ -71,6 +71,38 @@ func loadImages(fam *models.Family, cfg configs.Config, dir string, seed uint64)
 	return d, nil
 }
 
+// trainingData is any family's data, ready for the trainer or the benchmark.
+type trainingData struct {
+	Env         models.Env
+	Train, Eval datasets.Stream
+	What        string // for the line that starts training
+	PerRow      int    // tokens per batch row (1 for images), for tokens/s
+}
+
+// loadData reads the data the family trains on: images, a text corpus or sequence pairs,
+// from --data or the embedded defaults.
+func loadData(fam *models.Family, cfg configs.Config, path string, seed uint64) (*trainingData, error) {
+	switch fam.Data {
+	case models.Text:
+		d, err := loadText(fam, cfg, path, seed, nil, false)
+		if err != nil {
+			return nil, err
+		}
+		return &trainingData{d.Env, d.Train, d.Val, d.describe(), d.Train.Window()}, nil
+	case models.Pairs:
+		d, err := loadPairs(fam, cfg, path, seed, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &trainingData{d.Env, d.Train, d.Test, d.describe(), d.Env.SrcLen + d.Env.TgtLen}, nil
+	}
+	d, err := loadImages(fam, cfg, path, seed)
+	if err != nil {
+		return nil, err
+	}
+	return &trainingData{d.Env, d.Train, d.Test, fmt.Sprintf("%s (%d images)", d.Set.Name, d.Set.Train.N), 1}, nil
+}
+
 // checkpointFlags choose the checkpoint that sample and eval read.
 type checkpointFlags struct {
 	Run        string

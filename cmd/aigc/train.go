@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aigc-go/aigc/configs"
-	"github.com/aigc-go/aigc/datasets"
 	"github.com/aigc-go/aigc/internal/rng"
 	"github.com/aigc-go/aigc/models"
 	"github.com/aigc-go/aigc/train"
@@ -65,36 +64,17 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	if err != nil {
 		return err
 	}
-	var env models.Env
-	var trainSet, evalSet datasets.Stream
-	var what string
-	switch fam.Data {
-	case models.Text:
-		data, err := loadText(fam, cfg, o.Data, o.Seed, nil, false)
-		if err != nil {
-			return err
-		}
-		env, trainSet, evalSet, what = data.Env, data.Train, data.Val, data.describe()
-	case models.Pairs:
-		data, err := loadPairs(fam, cfg, o.Data, o.Seed, nil)
-		if err != nil {
-			return err
-		}
-		env, trainSet, evalSet, what = data.Env, data.Train, data.Test, data.describe()
-	default:
-		data, err := loadImages(fam, cfg, o.Data, o.Seed)
-		if err != nil {
-			return err
-		}
-		env, trainSet, evalSet = data.Env, data.Train, data.Test
-		what = fmt.Sprintf("%s (%d images)", data.Set.Name, data.Set.Train.N)
+	data, err := loadData(fam, cfg, o.Data, o.Seed)
+	if err != nil {
+		return err
 	}
+	env := data.Env
 	if _, err := o.chooseDevice(); err != nil {
 		return err
 	}
 	dir := runDir(o.Run, o.Model)
 	if !o.Quiet {
-		fmt.Fprintf(o.Out, "training %s on %s, run directory %s\n%s", fam.Name, what, dir, indent(configs.YAML(cfg)))
+		fmt.Fprintf(o.Out, "training %s on %s, run directory %s\n%s", fam.Name, data.What, dir, indent(configs.YAML(cfg)))
 	}
 	r := rng.New(o.Seed)
 	m, err := fam.Build(cfg, env, r)
@@ -103,7 +83,7 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	}
 	defer m.Close()
 	opts := train.Options{
-		Family: fam, Config: cfg, Env: env, Model: m, Train: trainSet, Eval: evalSet,
+		Family: fam, Config: cfg, Env: env, Model: m, Train: data.Train, Eval: data.Eval,
 		RNG: r, Seed: o.Seed, RunDir: dir, MaxSteps: o.Steps, Fresh: o.Fresh,
 		Out: o.Out, Bar: o.Terminal, Quiet: o.Quiet, Version: version,
 	}
