@@ -224,51 +224,87 @@ type PairBatch struct {
 // PairBatches cuts encoded pairs into batches of rows (the last zero-padded), in a
 // permutation of (seed, epoch) when shuffling. Sides longer than S or T−1 are an error.
 func PairBatches(src, tgt [][]int32, rows, s, t int, shuffle bool, seed uint64, epoch int) ([]*PairBatch, error) {
-	n := len(src)
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
+	if err := checkPairLengths(src, tgt, s, t); err != nil {
+		return nil, err
 	}
-	if shuffle {
-		order = rng.Stream(seed, pairTrainStream+uint64(epoch)+1<<20).Perm(n)
-	}
+	order := pairOrder(len(src), shuffle, seed, epoch)
 	var out []*PairBatch
-	for start := 0; start < n; start += rows {
-		b := &PairBatch{Rows: rows, S: s, T: t, Source: make([]int32, rows*s), SourceMask: make([]float32, rows*s),
-			DecIn: make([]int32, rows*t), DecOut: make([]int32, rows*t), TargetMask: make([]float32, rows*t)}
-		for r := 0; r < rows && start+r < n; r++ {
-			k := order[start+r]
-			if len(src[k]) > s || len(tgt[k])+1 > t {
-				return nil, fmt.Errorf("pair %d has %d source and %d target tokens; the model takes at most %d and %d",
-					k+1, len(src[k]), len(tgt[k]), s, t-1)
-			}
-			for j, id := range src[k] {
-				b.Source[r*s+j], b.SourceMask[r*s+j] = id, 1
-			}
-			b.DecIn[r*t] = BOSID
-			for j, id := range tgt[k] {
-				b.DecIn[r*t+j+1] = id
-				b.DecOut[r*t+j] = id
-			}
-			b.DecOut[r*t+len(tgt[k])] = EOSID
-			for j := 0; j <= len(tgt[k]); j++ {
-				b.TargetMask[r*t+j] = 1
-			}
-			b.Valid++
-		}
+	for i := 0; i*rows < len(src); i++ {
+		b := newPairBatch(rows, s, t)
+		fillPairs(b, src, tgt, order, i)
 		out = append(out, b)
 	}
 	return out, nil
 }
 
-// PairStream streams encoded pairs as batches (Batch.Pairs): shuffled per (seed, epoch)
-// for training, in order for evaluation; the last batch is zero-padded (its Valid counts
-// the real rows).
+// checkPairLengths checks every pair against a model's lengths: at most s source tokens,
+// and t−1 target tokens (the decoder's t positions include <eos>).
+func checkPairLengths(src, tgt [][]int32, s, t int) error {
+	for k := range src {
+		if len(src[k]) > s || len(tgt[k])+1 > t {
+			return fmt.Errorf("pair %d has %d source and %d target tokens; the model takes at most %d and %d",
+				k+1, len(src[k]), len(tgt[k]), s, t-1)
+		}
+	}
+	return nil
+}
+
+// pairOrder is the order an epoch visits n pairs in: a permutation of (seed, epoch) when
+// shuffling, else 0..n−1.
+func pairOrder(n int, shuffle bool, seed uint64, epoch int) []int {
+	if shuffle {
+		return rng.Stream(seed, pairTrainStream+uint64(epoch)+1<<20).Perm(n)
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	return order
+}
+
+func newPairBatch(rows, s, t int) *PairBatch {
+	return &PairBatch{Rows: rows, S: s, T: t, Source: make([]int32, rows*s), SourceMask: make([]float32, rows*s),
+		DecIn: make([]int32, rows*t), DecOut: make([]int32, rows*t), TargetMask: make([]float32, rows*t)}
+}
+
+// fillPairs writes batch index of an epoch's order into b, clearing what a previous use of
+// its buffers left. The pairs' lengths must have been checked.
+func fillPairs(b *PairBatch, src, tgt [][]int32, order []int, index int) {
+	s, t := b.S, b.T
+	clear(b.Source)
+	clear(b.SourceMask)
+	clear(b.DecIn)
+	clear(b.DecOut)
+	clear(b.TargetMask)
+	b.Valid = 0
+	for r := 0; r < b.Rows && index*b.Rows+r < len(src); r++ {
+		k := order[index*b.Rows+r]
+		for j, id := range src[k] {
+			b.Source[r*s+j], b.SourceMask[r*s+j] = id, 1
+		}
+		b.DecIn[r*t] = BOSID
+		for j, id := range tgt[k] {
+			b.DecIn[r*t+j+1] = id
+			b.DecOut[r*t+j] = id
+		}
+		b.DecOut[r*t+len(tgt[k])] = EOSID
+		for j := 0; j <= len(tgt[k]); j++ {
+			b.TargetMask[r*t+j] = 1
+		}
+		b.Valid++
+	}
+}
+
+// PairStream streams encoded pairs as batches (Batch.Pairs) through the same prefetching
+// producer and recycled buffers as the other streams: shuffled per (seed, epoch) for
+// training, in order for evaluation; the last batch is zero-padded (its Valid counts the
+// real rows).
 type PairStream struct {
-	src, tgt   [][]int32
-	rows, s, t int
-	shuffle    bool
-	seed       uint64
+	src, tgt [][]int32
+	shuffle  bool
+	seed     uint64
+	batches  int
+	pool     *batchPool
 }
 
 var _ Stream = (*PairStream)(nil)
@@ -279,28 +315,30 @@ func NewPairStream(src, tgt [][]int32, rows, s, t int, shuffle bool, seed uint64
 	if rows <= 0 || len(src) == 0 || len(src) != len(tgt) {
 		return nil, fmt.Errorf("pair stream: %d sources, %d targets, batch %d", len(src), len(tgt), rows)
 	}
-	if _, err := PairBatches(src, tgt, rows, s, t, false, seed, 0); err != nil {
+	if err := checkPairLengths(src, tgt, s, t); err != nil {
 		return nil, err
 	}
-	return &PairStream{src: src, tgt: tgt, rows: rows, s: s, t: t, shuffle: shuffle, seed: seed}, nil
+	const prefetch = 2
+	pool := newBatchPool(rows, 0, false, prefetch)
+	pool.pairS, pool.pairT = s, t
+	return &PairStream{src: src, tgt: tgt, shuffle: shuffle, seed: seed,
+		batches: (len(src) + rows - 1) / rows, pool: pool}, nil
 }
 
-func (p *PairStream) BatchSize() int       { return p.rows }
-func (p *PairStream) BatchesPerEpoch() int { return (len(p.src) + p.rows - 1) / p.rows }
+func (p *PairStream) BatchSize() int       { return p.pool.rows }
+func (p *PairStream) BatchesPerEpoch() int { return p.batches }
 
-// Epoch streams the batches of an epoch from batch start on.
+// Epoch streams the batches of an epoch from batch start on; an epoch's order depends on
+// (seed, epoch) alone, so a resumed run sees the batches an uninterrupted one would have.
 func (p *PairStream) Epoch(ctx context.Context, epoch, start int) <-chan *Batch {
 	ch := make(chan *Batch, 2)
 	go func() {
-		defer close(ch)
-		bs, _ := PairBatches(p.src, p.tgt, p.rows, p.s, p.t, p.shuffle, p.seed, epoch) // checked by NewPairStream
-		for i := start; i < len(bs); i++ {
-			select {
-			case ch <- &Batch{Epoch: epoch, Index: i, Rows: p.rows, Valid: bs[i].Valid, Pairs: bs[i]}:
-			case <-ctx.Done():
-				return
-			}
-		}
+		order := pairOrder(len(p.src), p.shuffle, p.seed, epoch)
+		produce(ctx, p.pool, ch, start, p.batches, func(b *Batch, i int) {
+			b.Epoch, b.Index = epoch, i
+			fillPairs(b.Pairs, p.src, p.tgt, order, i)
+			b.Valid = b.Pairs.Valid
+		})
 	}()
 	return ch
 }

@@ -70,6 +70,7 @@ type batchPool struct {
 	rows, features int
 	labels         bool
 	window         int // token batches: targets per row (Tokens hold one more per row)
+	pairS, pairT   int // pair batches: source and decoder positions per row
 	keep           int // free buffers kept at most; the rest go to the garbage collector
 
 	mu   sync.Mutex
@@ -106,6 +107,9 @@ func (p *batchPool) get() *Batch {
 		if p.window > 0 {
 			b.Tokens = make([]int32, p.rows*(p.window+1))
 			b.Weights = make([]float32, p.rows*p.window)
+		}
+		if p.pairS > 0 {
+			b.Pairs = newPairBatch(p.rows, p.pairS, p.pairT)
 		}
 		b.recycle = func() { p.put(b) }
 	}

@@ -297,6 +297,8 @@ func (m *recurrentLM) Evaluate(ctx context.Context, s datasets.Stream, seed uint
 func evaluateTokens(ctx context.Context, s datasets.Stream, score func(*datasets.Batch) (int, []float32, error)) (Metrics, error) {
 	var sum float64
 	var n int
+	ctx, cancel := context.WithCancel(ctx) // stops the stream's producer on an early return
+	defer cancel()
 	for b := range s.Epoch(ctx, 0, 0) {
 		k, losses, err := score(b)
 		for _, v := range losses {

@@ -542,16 +542,18 @@ func (m *Transformer) Evaluate(ctx context.Context, s datasets.Stream, seed uint
 			return nil, err
 		}
 	}
+	ctx, cancel := context.WithCancel(ctx) // stops the stream's producer on an early return
+	defer cancel()
 	for b := range s.Epoch(ctx, 0, 0) {
-		pb := b.Pairs
-		tokens += m.eval.feed(pb, false)
+		tokens += m.eval.feed(b.Pairs, false)
+		srcs, wants := pairsOf(b.Pairs) // copies: the batch's buffers go back to the stream
+		b.Release()
 		if err := m.evalProg.Run(); err != nil {
 			return nil, err
 		}
 		for _, v := range m.evalProg.Floats(0) {
 			lossSum += float64(v)
 		}
-		srcs, wants := pairsOf(pb)
 		got, err := m.Translate(srcs, 1)
 		if err != nil {
 			return nil, err
