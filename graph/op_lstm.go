@@ -161,7 +161,6 @@ func (op lstmOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{d0, d1}, err
 }
 
-
 // lstmRun computes one of the cell's functions over B rows of H units; in are the op's
 // inputs (the gates first, [B, 4H], then [B, H] states and gradients).
 func lstmRun[T float](kind lstmKind, y []T, h int, in ...[]T) {
