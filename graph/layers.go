@@ -15,14 +15,9 @@ type Linear struct {
 
 // NewLinear adds "<name>.weight" and "<name>.bias" to ps, initialised as PyTorch does.
 func NewLinear(ps *Params, name string, in, out int, r *rng.RNG) *Linear {
-	l := &Linear{
-		In: in, Out: out,
-		Weight: ps.New(name+".weight", out, in),
-		Bias:   ps.New(name+".bias", out),
-	}
-	bound := fanInBound(in)
-	Uniform(l.Weight, bound, r)
-	Uniform(l.Bias, bound, r)
+	l := NewLinearNoBias(ps, name, in, out, r)
+	l.Bias = ps.New(name+".bias", out)
+	Uniform(l.Bias, fanInBound(in), r)
 	return l
 }
 

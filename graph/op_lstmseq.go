@@ -6,7 +6,6 @@ import (
 	"math"
 
 	"github.com/chewxy/hm"
-	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -50,24 +49,6 @@ func matrixType(n int) hm.Type {
 		ts[i] = G.TensorType{Dims: 2, Of: a}
 	}
 	return hm.NewFnType(ts...)
-}
-
-// gemm is C = alpha·op(A)·op(B) + beta·C for float32 or float64 slices.
-func gemm[T float](tA, tB bool, m, n, k int, alpha float64, a []T, lda int, b []T, ldb int, beta float64, c []T, ldc int) {
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if tA {
-		ta = blas.Trans
-	}
-	if tB {
-		tb = blas.Trans
-	}
-	impl := tensor.WhichBLAS()
-	switch a := any(a).(type) {
-	case []float32:
-		impl.Sgemm(ta, tb, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
-	case []float64:
-		impl.Dgemm(ta, tb, m, n, k, alpha, a, lda, any(b).([]float64), ldb, beta, any(c).([]float64), ldc)
-	}
 }
 
 // sigmoidT and tanhT: for float32, from the fast exponential (error ~1e-9, far below

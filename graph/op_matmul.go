@@ -72,20 +72,12 @@ func (op matMulOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, erro
 		return nil, fmt.Errorf("%v: inner dimensions differ: %v and %v", op, a.Shape(), b.Shape())
 	}
 	c := output(prealloc, a.Dtype(), tensor.Shape{m, n})
-	tA, tB := blas.NoTrans, blas.NoTrans
-	if op.transA {
-		tA = blas.Trans
-	}
-	if op.transB {
-		tB = blas.Trans
-	}
 	lda, ldb := a.Shape()[1], b.Shape()[1]
-	impl := tensor.WhichBLAS()
 	switch a.Dtype() {
 	case tensor.Float32:
-		impl.Sgemm(tA, tB, m, n, k, 1, a.Data().([]float32), lda, b.Data().([]float32), ldb, 0, c.Data().([]float32), n)
+		gemm(op.transA, op.transB, m, n, k, 1, a.Float32s(), lda, b.Float32s(), ldb, 0, c.Float32s(), n)
 	case tensor.Float64:
-		impl.Dgemm(tA, tB, m, n, k, 1, a.Data().([]float64), lda, b.Data().([]float64), ldb, 0, c.Data().([]float64), n)
+		gemm(op.transA, op.transB, m, n, k, 1, a.Float64s(), lda, b.Float64s(), ldb, 0, c.Float64s(), n)
 	default:
 		return nil, fmt.Errorf("%v: unsupported dtype %v", op, a.Dtype())
 	}
@@ -145,4 +137,23 @@ func (op matMulOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 func (op matMulOp) flops(in []tensor.Shape) int64 {
 	m, k, _, n := op.dims(in[0], in[1])
 	return 2 * int64(m) * int64(k) * int64(n)
+}
+
+// gemm is C = alpha·op(A)·op(B) + beta·C for float32 or float64 slices, row-major, through
+// the BLAS the build links (MatMul and the fused Ops all call it).
+func gemm[T float](tA, tB bool, m, n, k int, alpha float64, a []T, lda int, b []T, ldb int, beta float64, c []T, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	impl := tensor.WhichBLAS()
+	switch a := any(a).(type) {
+	case []float32:
+		impl.Sgemm(ta, tb, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		impl.Dgemm(ta, tb, m, n, k, alpha, a, lda, any(b).([]float64), ldb, beta, any(c).([]float64), ldc)
+	}
 }
