@@ -25,6 +25,9 @@ type Train struct {
 	// DecaySteps, when set, is the step by which the cosine reaches min_lr (nanoGPT's
 	// lr_decay_iters; a family's Resolve sets it). 0: the last step of the last epoch.
 	DecaySteps int `yaml:"-"`
+	// EMA, when above 0, is the decay of an exponential moving average of the weights
+	// that evaluation, sampling and the best checkpoint use (0: the weights as trained).
+	EMA float64 `yaml:"ema"`
 }
 
 // LRScale returns the factor on lr at a step (0-based) of a run of total steps.
@@ -71,6 +74,8 @@ func (t *Train) Validate() error {
 		return fmt.Errorf("warmup_steps must be >= 0 (got %d)", t.WarmupSteps)
 	case !(t.MinLR >= 0 && t.MinLR <= t.LR):
 		return fmt.Errorf("min_lr must be in [0, lr] (got %g)", t.MinLR)
+	case !(t.EMA >= 0 && t.EMA < 1):
+		return fmt.Errorf("ema must be in [0, 1) (got %g)", t.EMA)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aigc-go/aigc/checkpoints"
 	"github.com/aigc-go/aigc/configs"
 	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/graph"
 	"github.com/aigc-go/aigc/internal/rng"
 )
 
@@ -90,11 +91,20 @@ func EnvOf(f *checkpoints.File, meta checkpoints.Meta) (Env, error) {
 }
 
 // LoadState copies a checkpoint's tensors into m, checking every name and shape. With
-// optim it restores the optimisers too (resuming training); without, their tensors are
-// ignored (sampling, evaluation). Any other tensor m does not have is an error.
+// optim it restores the optimisers too (resuming training; averaged weights are left for
+// the trainer to read). Without (sampling, evaluation), optimiser tensors are ignored and
+// the averaged weights (graph.EMAPrefix) replace the trained ones where the checkpoint
+// has them: they are the model the run evaluated. Any other tensor m does not have is an
+// error.
 func LoadState(m Model, f *checkpoints.File, meta checkpoints.Meta, optim bool) error {
+	shadowed := map[string]bool{} // trained weights that averaged ones replace
 	for _, p := range m.Params().State() {
-		data, err := f.Tensor(p.Name, p.Shape())
+		name := p.Name
+		if _, ok := f.Shape(graph.EMAPrefix + name); ok && !optim && !p.Buffer {
+			shadowed[name] = true
+			name = graph.EMAPrefix + name
+		}
+		data, err := f.Tensor(name, p.Shape())
 		if err != nil {
 			return err
 		}
@@ -117,7 +127,11 @@ func LoadState(m Model, f *checkpoints.File, meta checkpoints.Meta, optim bool) 
 		}
 	}
 	for _, name := range f.Unused() {
-		if optim || !strings.HasPrefix(name, optimPrefix) {
+		ignored := strings.HasPrefix(name, graph.EMAPrefix)
+		if !optim {
+			ignored = strings.HasPrefix(name, optimPrefix) || shadowed[name]
+		}
+		if !ignored {
 			return f.ExpectAllUsed()
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aigc-go/aigc/checkpoints"
 	"github.com/aigc-go/aigc/configs"
 	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/graph"
 	"github.com/aigc-go/aigc/internal/rng"
 	"github.com/aigc-go/aigc/models"
 )
@@ -25,6 +26,10 @@ const (
 	ConfigFile  = "config.yaml"
 	MetricsFile = "metrics.jsonl"
 )
+
+// emaUpdatesKey records in a checkpoint's metadata how many updates the averaged weights
+// have had.
+const emaUpdatesKey = "ema.updates"
 
 // ErrInterrupted is returned when a signal stopped the run; the checkpoint it saved first
 // is in Result.Latest.
@@ -73,7 +78,8 @@ type trainer struct {
 	log      *metricsLog
 	prog     *progress
 	res      Result
-	baseLR   []float64 // each optimiser's configured rate, which the schedule scales
+	baseLR   []float64  // each optimiser's configured rate, which the schedule scales
+	ema      *graph.EMA // the averaged weights, when the config asks for them
 }
 
 // Run trains o.Model as o describes, resuming from o.RunDir's latest checkpoint unless
@@ -89,6 +95,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	for _, opt := range o.Model.Optimizers() {
 		t.baseLR = append(t.baseLR, opt.LR)
+	}
+	if t.tc.EMA > 0 {
+		t.ema = graph.NewEMA(o.Model.Params().All(), t.tc.EMA)
 	}
 	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create run directory: %w", err)
@@ -147,6 +156,9 @@ func (t *trainer) resume(path string) error {
 	if err := models.LoadState(t.o.Model, f, meta, true); err != nil {
 		return fmt.Errorf("%w (the config no longer matches the run; use --fresh or another --run directory)", err)
 	}
+	if err := t.resumeAverage(f, meta); err != nil {
+		return err
+	}
 	if err := t.o.RNG.SetState(meta.RNG); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
@@ -158,6 +170,35 @@ func (t *trainer) resume(path string) error {
 		fmt.Fprintf(t.o.Out, "resuming from %s at step %d (%.2f epochs done); --fresh starts over\n", path, t.step, t.epochFrac())
 	}
 	return nil
+}
+
+// resumeAverage restores the averaged weights. A checkpoint without them (a run started
+// with ema 0) starts averaging from its weights now.
+func (t *trainer) resumeAverage(f *checkpoints.File, meta checkpoints.Meta) error {
+	if t.ema == nil {
+		return nil
+	}
+	params := t.o.Model.Params().All()
+	if _, ok := f.Shape(graph.EMAPrefix + params[0].Name); !ok {
+		t.ema = graph.NewEMA(params, t.tc.EMA)
+		return nil
+	}
+	n, err := strconv.Atoi(meta.Extra[emaUpdatesKey])
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: bad or missing %s in its metadata", f.Path, emaUpdatesKey)
+	}
+	return t.ema.LoadState(f.Tensor, n)
+}
+
+// withAverage runs f with the averaged weights in the model's parameters, when the run
+// keeps an average: evaluations and per-epoch samples judge the model the run delivers.
+func (t *trainer) withAverage(f func() error) error {
+	if t.ema == nil {
+		return f()
+	}
+	t.ema.Swap()
+	defer t.ema.Swap()
+	return f()
 }
 
 func parseFloat(s string, def float64) float64 {
@@ -223,6 +264,9 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 			return false, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
 		t.step++
+		if t.ema != nil {
+			t.ema.Update()
+		}
 		for _, m := range ms {
 			if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
 				return false, t.diverged(m)
@@ -283,7 +327,11 @@ func (t *trainer) diverged(m models.Metric) error {
 // evaluateAndSave evaluates on the held-out split, logs it, and checkpoints: latest
 // always, best when the evaluation loss is the lowest so far.
 func (t *trainer) evaluateAndSave(ctx context.Context) error {
-	ev, err := t.o.Model.Evaluate(ctx, t.o.Eval, t.o.Seed)
+	var ev models.Metrics
+	err := t.withAverage(func() (err error) {
+		ev, err = t.o.Model.Evaluate(ctx, t.o.Eval, t.o.Seed)
+		return err
+	})
 	if errors.Is(err, context.Canceled) {
 		return t.save(LatestFile) // interrupted while evaluating: keep the training progress
 	}
@@ -304,7 +352,7 @@ func (t *trainer) evaluateAndSave(ctx context.Context) error {
 	}
 	t.prog.line("epoch %.4g/%d  step %d  eval %s  %.1fs", t.epochFrac(), t.tc.Epochs, t.step, ev, t.wall)
 	if t.o.OnEpoch != nil && t.step%t.spe == 0 {
-		if err := t.o.OnEpoch(t.step / t.spe); err != nil {
+		if err := t.withAverage(func() error { return t.o.OnEpoch(t.step / t.spe) }); err != nil {
 			return fmt.Errorf("after epoch %d: %w", t.step/t.spe, err)
 		}
 	}
@@ -326,6 +374,10 @@ func (t *trainer) save(names ...string) error {
 		Step: t.step, Epoch: t.step / t.spe, RNG: t.o.RNG.State(), Extra: extra,
 	}
 	tensors := models.StateTensors(t.o.Model)
+	if t.ema != nil {
+		tensors = append(tensors, t.ema.State()...)
+		extra[emaUpdatesKey] = strconv.Itoa(t.ema.Updates)
+	}
 	for _, name := range names {
 		if err := checkpoints.Write(filepath.Join(t.o.RunDir, name), tensors, meta.Encode()); err != nil {
 			return err

@@ -86,12 +86,16 @@ func runBench(ctx context.Context, o *benchOptions) error {
 		return err
 	}
 	defer m.Close()
+	var ema *graph.EMA // a training step includes the averaging the config asks for
+	if d := cfg.TrainConfig().EMA; d > 0 {
+		ema = graph.NewEMA(m.Params().All(), d)
+	}
 
-	if err := steps(ctx, m, data.Train, r, o.Warmup); err != nil {
+	if err := steps(ctx, m, ema, data.Train, r, o.Warmup); err != nil {
 		return err
 	}
 	start := time.Now()
-	if err := steps(ctx, m, data.Train, r, o.Steps); err != nil {
+	if err := steps(ctx, m, ema, data.Train, r, o.Steps); err != nil {
 		return err
 	}
 	elapsed := time.Since(start).Seconds()
@@ -123,8 +127,8 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	return nil
 }
 
-// steps runs n training steps, crossing epochs as needed.
-func steps(ctx context.Context, m models.Model, s datasets.Stream, r *rng.RNG, n int) error {
+// steps runs n training steps, crossing epochs as needed, updating ema when not nil.
+func steps(ctx context.Context, m models.Model, ema *graph.EMA, s datasets.Stream, r *rng.RNG, n int) error {
 	for epoch := 0; n > 0; epoch++ {
 		sctx, cancel := context.WithCancel(ctx)
 		for b := range s.Epoch(sctx, epoch, 0) {
@@ -133,6 +137,9 @@ func steps(ctx context.Context, m models.Model, s datasets.Stream, r *rng.RNG, n
 			if err != nil {
 				cancel()
 				return err
+			}
+			if ema != nil {
+				ema.Update()
 			}
 			if n--; n == 0 {
 				break
