@@ -250,6 +250,31 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if _, err := Open(extra, "vae"); err == nil || !strings.Contains(err.Error(), "fc5.weight") {
 		t.Fatalf("extra tensor: %v", err)
 	}
+
+	// Averaged weights replace the trained ones for sampling and evaluation; an averaged
+	// tensor the model does not have is refused like any other.
+	ema := graph.NewEMA(m.Params().All(), 0.9)
+	for _, ts := range ema.State() {
+		for j := range ts.Data {
+			ts.Data[j] += 1
+		}
+	}
+	averaged := write("averaged.safetensors", "vae", m.cfg, append(StateTensors(m), ema.State()...))
+	la, err := Open(averaged, "vae")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Model.Close()
+	for i, p := range la.Model.Params().All() {
+		if want := m.Params().All()[i].Data()[0] + 1; p.Data()[0] != want {
+			t.Fatalf("%s[0] = %v, want the average %v", p.Name, p.Data()[0], want)
+		}
+	}
+	stray := write("stray.safetensors", "vae", m.cfg, append(StateTensors(m),
+		checkpoints.Tensor{Name: graph.EMAPrefix + "fc5.weight", Shape: []int{1}, Data: []float32{1}}))
+	if _, err := Open(stray, "vae"); err == nil || !strings.Contains(err.Error(), "ema.fc5.weight") {
+		t.Fatalf("stray averaged tensor: %v", err)
+	}
 }
 
 // Every config key of every family has its default in configs/<family>.yaml, where users

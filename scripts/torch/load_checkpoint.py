@@ -4,7 +4,10 @@ Reads the safetensors file with the standard library and numpy (the `safetensors
 package is not needed), loads the parameters into pytorch/examples/vae's VAE with
 load_state_dict(strict=True), and prints its test loss per image computed by PyTorch:
 
-    /usr/bin/python3 scripts/torch/load_checkpoint.py runs/vae/latest.safetensors
+    /usr/bin/python3 scripts/torch/load_checkpoint.py runs/vae/latest.safetensors [--trained]
+
+A checkpoint of a run with a moving average of the weights (the VAE's default `ema`) holds
+both; the average, which aigc evaluates and samples, is loaded unless --trained is given.
 """
 import json
 import struct
@@ -31,9 +34,13 @@ def read_safetensors(path):
     return tensors, meta
 
 
-def main(path):
+def main(path, trained=False):
     tensors, meta = read_safetensors(path)
-    params = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
+    params = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "ema."))}
+    # A run with `ema` also saves the moving average of the weights it evaluates and samples.
+    averaged = {k[len("ema."):]: v for k, v in tensors.items() if k.startswith("ema.")}
+    if averaged and not trained:
+        params = averaged
     model = VAE()
     model.load_state_dict(params, strict=True)
     torch.manual_seed(0)
@@ -43,4 +50,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], trained="--trained" in sys.argv[2:])

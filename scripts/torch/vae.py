@@ -3,10 +3,11 @@ figures: `train` runs the example's 10 epochs and prints the test loss per image
 each; `bench` times training steps like `aigc bench vae`. Uses one torch thread, the
 fastest setting on a 2-core machine (OpenBLAS already uses both cores).
 
-    /usr/bin/python3 scripts/torch/vae.py train [--epochs 10] [--seed 1]
+    /usr/bin/python3 scripts/torch/vae.py train [--epochs 10] [--seed 1] [--ema 0.995]
     /usr/bin/python3 scripts/torch/vae.py bench [--steps 100]
 """
 import argparse
+import copy
 import gzip
 import json
 import os
@@ -66,6 +67,8 @@ def train(args):
     train_x, test_x = images("train-images-idx3-ubyte.gz"), images("t10k-images-idx3-ubyte.gz")
     model = VAE()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    avg = copy.deepcopy(model) if args.ema > 0 else None  # aigc's `ema`: evaluate a moving average
+    updates = 0
     for epoch in range(1, args.epochs + 1):
         start = time.time()
         model.train()
@@ -77,8 +80,17 @@ def train(args):
             loss = loss_function(recon, x, mu, logvar)
             loss.backward()
             opt.step()
+            if avg is not None:
+                updates += 1
+                d = min(args.ema, (1 + updates) / (10 + updates))  # the warm-up of graph.EMA
+                with torch.no_grad():
+                    for a, p in zip(avg.parameters(), model.parameters()):
+                        a.mul_(d).add_(p, alpha=1 - d)
         took = time.time() - start
-        print(json.dumps({"epoch": epoch, "test_loss": test_loss(model, test_x), "train_s": round(took, 2)}), flush=True)
+        rng = torch.get_rng_state()  # evaluation's noise must not change training's
+        loss = test_loss(avg if avg is not None else model, test_x)
+        torch.set_rng_state(rng)
+        print(json.dumps({"epoch": epoch, "test_loss": loss, "train_s": round(took, 2)}), flush=True)
 
 
 def bench(args):
@@ -113,5 +125,6 @@ if __name__ == "__main__":
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--ema", type=float, default=0, help="evaluate a moving average of the weights (aigc's VAE: 0.995)")
     args = p.parse_args()
     train(args) if args.mode == "train" else bench(args)
