@@ -159,6 +159,16 @@ func TestLRScale(t *testing.T) {
 			t.Errorf("step %d: scale %g, want %g", c.step, got, c.want)
 		}
 	}
+	// wsd: warm-up, then lr until the last 20% of the 100 steps, then linearly to min_lr.
+	wsd := Train{LR: 1e-3, MinLR: 1e-4, WarmupSteps: 10, LRDecay: "wsd", DecayFrac: 0.2}
+	for _, c := range []struct {
+		step int
+		want float64
+	}{{0, 0.1}, {9, 1}, {50, 1}, {79, 1}, {80, 1}, {90, 0.55}, {100, 0.1}, {150, 0.1}} {
+		if got := wsd.LRScale(c.step, 100); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("wsd step %d: scale %g, want %g", c.step, got, c.want)
+		}
+	}
 	constant := Train{LR: 1e-3}
 	if constant.LRScale(0, 100) != 1 || constant.LRScale(99, 100) != 1 {
 		t.Error("no schedule must mean a constant rate")

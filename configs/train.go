@@ -16,12 +16,15 @@ type Train struct {
 	Eps       float64 `yaml:"eps"`
 	SaveEvery int     `yaml:"save_every"`
 	LogEvery  int     `yaml:"log_every"`
-	// Learning-rate schedule (nanoGPT's): linear warm-up over warmup_steps, then with
-	// lr_decay cosine a half cosine from lr down to min_lr at the last step of the last
-	// epoch; none (or empty) keeps lr constant after the warm-up.
+	// Learning-rate schedule: linear warm-up over warmup_steps, then with lr_decay cosine
+	// (nanoGPT's) a half cosine from lr down to min_lr at the last step of the last epoch;
+	// with wsd (warm-up, stable, decay) lr stays constant until the last decay_frac of
+	// the steps and falls linearly to min_lr over them; none (or empty) keeps lr constant
+	// after the warm-up.
 	LRDecay     string  `yaml:"lr_decay"`
 	WarmupSteps int     `yaml:"warmup_steps"`
 	MinLR       float64 `yaml:"min_lr"`
+	DecayFrac   float64 `yaml:"decay_frac"`
 	// DecaySteps, when set, is the step by which the cosine reaches min_lr (nanoGPT's
 	// lr_decay_iters; a family's Resolve sets it). 0: the last step of the last epoch.
 	DecaySteps int `yaml:"-"`
@@ -38,12 +41,21 @@ func (t *Train) LRScale(step, total int) float64 {
 	if t.DecaySteps > 0 {
 		total = t.DecaySteps
 	}
-	if t.LRDecay != "cosine" || total <= t.WarmupSteps {
-		return 1
-	}
-	progress := min(1, float64(step-t.WarmupSteps)/float64(total-t.WarmupSteps))
 	minScale := t.MinLR / t.LR
-	return minScale + 0.5*(1+math.Cos(math.Pi*progress))*(1-minScale)
+	switch {
+	case t.LRDecay == "cosine" && total > t.WarmupSteps:
+		progress := min(1, float64(step-t.WarmupSteps)/float64(total-t.WarmupSteps))
+		return minScale + 0.5*(1+math.Cos(math.Pi*progress))*(1-minScale)
+	case t.LRDecay == "wsd" && t.DecayFrac > 0:
+		// The cool-down starts at a step, so the rate at each step depends on total alone.
+		cool := t.DecayFrac * float64(total)
+		start := float64(total) - cool
+		if float64(step) < start {
+			return 1
+		}
+		return 1 - min(1, (float64(step)-start)/cool)*(1-minScale)
+	}
+	return 1
 }
 
 // TrainConfig gives the trainer access to the shared settings of any family's config.
@@ -68,8 +80,10 @@ func (t *Train) Validate() error {
 		return fmt.Errorf("save_every must be >= 0 (got %d)", t.SaveEvery)
 	case t.LogEvery <= 0:
 		return fmt.Errorf("log_every must be > 0 (got %d)", t.LogEvery)
-	case t.LRDecay != "" && t.LRDecay != "none" && t.LRDecay != "cosine":
-		return fmt.Errorf("lr_decay must be none or cosine (got %q)", t.LRDecay)
+	case t.LRDecay != "" && t.LRDecay != "none" && t.LRDecay != "cosine" && t.LRDecay != "wsd":
+		return fmt.Errorf("lr_decay must be none, cosine or wsd (got %q)", t.LRDecay)
+	case !(t.DecayFrac >= 0 && t.DecayFrac <= 1):
+		return fmt.Errorf("decay_frac must be in [0, 1] (got %g)", t.DecayFrac)
 	case t.WarmupSteps < 0:
 		return fmt.Errorf("warmup_steps must be >= 0 (got %d)", t.WarmupSteps)
 	case !(t.MinLR >= 0 && t.MinLR <= t.LR):

@@ -1,11 +1,12 @@
 """nanoGPT's model and training loop on the same tiny Shakespeare characters, for
 side-by-side figures with `aigc train gpt` (same config: 4 layers, 4 heads, 128 dims,
 block 64, batch 12, dropout 0, no biases, AdamW lr 1e-3 betas (0.9, 0.99) weight decay
-0.1 on matrices, 100 warm-up iterations, cosine to 1e-4 at 2000, clip 1.0). `train` prints
+0.1 on matrices, 100 warm-up iterations, then 1e-3 until 1600 and linearly to 1e-4 at 2000
+(aigc's wsd; --lr-decay cosine: nanoGPT's cosine to 1e-4 at 2000), clip 1.0). `train` prints
 the validation loss over the whole split (windows of 64, as `aigc eval gpt`) and the
 training wall time; `bench` times training steps. One torch thread.
 
-    /usr/bin/python3 scripts/torch/gpt.py train [--max-iters 2000]
+    /usr/bin/python3 scripts/torch/gpt.py train [--max-iters 2000] [--seed 1] [--lr-decay wsd|cosine]
     /usr/bin/python3 scripts/torch/gpt.py bench [--steps 50]
 """
 import argparse
@@ -63,7 +64,9 @@ class GPT(nn.Module):
 def lr_at(it, args):
     if it < 100:
         return 1e-3 * (it + 1) / 100
-    ratio = min(1, (it - 100) / (2000 - 100))
+    if args.lr_decay == "wsd":  # aigc's default: constant, then linearly to 1e-4 over the last 20%
+        return 1e-3 - min(1, max(0, it - 1600) / 400) * (1e-3 - 1e-4)
+    ratio = min(1, (it - 100) / (2000 - 100))  # nanoGPT's cosine
     return 1e-4 + 0.5 * (1 + math.cos(math.pi * ratio)) * (1e-3 - 1e-4)
 
 
@@ -126,4 +129,5 @@ if __name__ == "__main__":
     p.add_argument("--max-iters", type=int, default=2000)
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--lr-decay", choices=["wsd", "cosine"], default="wsd")
     main(p.parse_args())
