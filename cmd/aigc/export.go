@@ -23,7 +23,8 @@ func newExportCmd(g *globalOptions) *cobra.Command {
 		Use:   "export MODEL -o FILE",
 		Short: "Write a checkpoint's weights alone (no optimiser state) as safetensors",
 		Long: "export writes the model's parameters and buffers, with the checkpoint's metadata, to a\n" +
-			"smaller safetensors file that sample, eval and PyTorch's load_state_dict read.",
+			"smaller safetensors file that sample, eval and PyTorch's load_state_dict read. A run that\n" +
+			"kept a moving average of its weights (ema) exports the average, the model it evaluated.",
 		Example: "  aigc export classifier --run runs/classifier -o models/classifier.safetensors",
 		Args:    exactArgs(1, "one MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
