@@ -91,17 +91,45 @@ func gelu[T float](grad bool, y []T, in ...[]T) {
 	})
 }
 
-// normalCDFPDF32 returns Φ(x) and φ(x) to about 1e-7, float32's resolution, from one fast
-// exponential: erf by Abramowitz & Stegun 7.1.26 (error below 1.5e-7), whose factor
-// e^(−z²) with z = x/√2 is φ's e^(−x²/2). GELU spent a third of a GPT step in math.Erf.
-func normalCDFPDF32(x float64) (cdf, pdf float64) {
-	z := math.Abs(x) / math.Sqrt2
-	e := expNeg32(-z * z)
-	t := 1 / (1 + 0.3275911*z)
-	poly := t * (0.254829592 + t*(-0.284496736+t*(1.421413741+t*(-1.453152027+t*1.061405429))))
-	erf := 1 - poly*e
-	if x < 0 {
-		erf = -erf
+// The float32 path's table: Φ and φ at the nodes x_i = −normalSpan + i/normalRes. Beyond
+// ±normalSpan, Φ is 0 or 1 and φ is 0 to far below float32's resolution.
+const normalSpan, normalRes = 8, 64
+
+var normalCDF, normalPDF [2*normalSpan*normalRes + 2]float64
+
+func init() {
+	for i := range normalCDF {
+		x := -normalSpan + float64(i)/normalRes
+		normalCDF[i] = 0.5 * math.Erfc(-x/math.Sqrt2)
+		normalPDF[i] = math.Exp(-0.5*x*x) / math.Sqrt(2*math.Pi)
 	}
-	return 0.5 * (1 + erf), e / math.Sqrt(2*math.Pi)
+}
+
+// normalCDFPDF32 returns Φ(x) and φ(x) to about 1e-10 by cubic Hermite interpolation
+// between the table's nodes, whose slopes are known exactly (Φ' = φ, φ' = −xφ): no
+// exponential, no division. GELU spent a third of a GPT step in math.Erf, and still 40%
+// with one fast exponential and a rational erf per element.
+func normalCDFPDF32(x float64) (cdf, pdf float64) {
+	if !(x > -normalSpan) {
+		if x != x {
+			return x, x
+		}
+		return 0, 0
+	}
+	if x >= normalSpan {
+		return 1, 0
+	}
+	u := (x + normalSpan) * normalRes
+	i := int(u)
+	t := u - float64(i)
+	t2 := t * t
+	t3 := t2 * t
+	h00, h01 := 2*t3-3*t2+1, 3*t2-2*t3 // weights of the two nodes' values
+	h10, h11 := (t3-2*t2+t)/normalRes, (t3-t2)/normalRes
+	c0, c1, p0, p1 := normalCDF[i], normalCDF[i+1], normalPDF[i], normalPDF[i+1]
+	x0 := -normalSpan + float64(i)/normalRes
+	x1 := x0 + 1.0/normalRes
+	cdf = h00*c0 + h01*c1 + h10*p0 + h11*p1
+	pdf = h00*p0 + h01*p1 - h10*x0*p0 - h11*x1*p1
+	return cdf, pdf
 }
