@@ -179,6 +179,9 @@ func (t *trainer) resumeAverage(f *checkpoints.File, meta checkpoints.Meta) erro
 		return nil
 	}
 	params := t.o.Model.Params().All()
+	if len(params) == 0 {
+		return nil
+	}
 	if _, ok := f.Shape(graph.EMAPrefix + params[0].Name); !ok {
 		t.ema = graph.NewEMA(params, t.tc.EMA)
 		return nil
