@@ -32,27 +32,15 @@ func differ(a, b [][]float32) bool {
 }
 
 func TestAverageResumesExactly(t *testing.T) {
-	straight := newRun(t, t.TempDir(), "ema=0.9")
-	straight.MaxSteps = 14
-	if _, err := Run(context.Background(), straight); err != nil {
-		t.Fatal(err)
-	}
+	straight, _ := trainFor(t, t.TempDir(), 14, "ema=0.9")
 	want := averaged(t, straight.RunDir)
 	if !differ(want, params(straight.Model)) {
 		t.Fatal("the checkpoint's averaged weights are the trained ones")
 	}
 
 	dir := t.TempDir()
-	first := newRun(t, dir, "ema=0.9")
-	first.MaxSteps = 7
-	if _, err := Run(context.Background(), first); err != nil {
-		t.Fatal(err)
-	}
-	second := newRun(t, dir, "ema=0.9")
-	second.MaxSteps = 14
-	if _, err := Run(context.Background(), second); err != nil {
-		t.Fatal(err)
-	}
+	trainFor(t, dir, 7, "ema=0.9")
+	second, _ := trainFor(t, dir, 14, "ema=0.9")
 	sameParams(t, params(straight.Model), params(second.Model))
 	sameParams(t, want, averaged(t, dir))
 }
@@ -84,15 +72,10 @@ func TestEvaluationUsesAverage(t *testing.T) {
 
 func TestResumeStartsAverageWhenCheckpointHasNone(t *testing.T) {
 	dir := t.TempDir()
-	first := newRun(t, dir, "ema=0")
-	first.MaxSteps = 7
-	if _, err := Run(context.Background(), first); err != nil {
-		t.Fatal(err)
-	}
-	second := newRun(t, dir, "ema=0.9")
-	second.MaxSteps = 14
-	if res, err := Run(context.Background(), second); err != nil || !res.Resumed {
-		t.Fatalf("resume with ema turned on: %v", err)
+	trainFor(t, dir, 7, "ema=0")
+	second, res := trainFor(t, dir, 14, "ema=0.9")
+	if !res.Resumed {
+		t.Fatal("the run with ema turned on did not resume")
 	}
 	if !differ(averaged(t, dir), params(second.Model)) {
 		t.Fatal("no averaged weights after resuming with ema on")

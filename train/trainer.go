@@ -96,9 +96,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, opt := range o.Model.Optimizers() {
 		t.baseLR = append(t.baseLR, opt.LR)
 	}
-	if t.tc.EMA > 0 {
-		t.ema = graph.NewEMA(o.Model.Params().All(), t.tc.EMA)
-	}
+	t.ema = Average(o.Model, t.tc)
 	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create run directory: %w", err)
 	}
@@ -183,7 +181,7 @@ func (t *trainer) resumeAverage(f *checkpoints.File, meta checkpoints.Meta) erro
 		return nil
 	}
 	if _, ok := f.Shape(graph.EMAPrefix + params[0].Name); !ok {
-		t.ema = graph.NewEMA(params, t.tc.EMA)
+		t.ema = Average(t.o.Model, t.tc) // restart from the resumed weights
 		return nil
 	}
 	n, err := strconv.Atoi(meta.Extra[emaUpdatesKey])
@@ -202,6 +200,16 @@ func (t *trainer) withAverage(f func() error) error {
 	t.ema.Swap()
 	defer t.ema.Swap()
 	return f()
+}
+
+// Average returns the moving average of m's trainable weights that tc asks for, starting
+// at their current values, or nil when tc.EMA is 0. The trainer and `aigc bench` update it
+// after each step.
+func Average(m models.Model, tc *configs.Train) *graph.EMA {
+	if tc.EMA <= 0 {
+		return nil
+	}
+	return graph.NewEMA(m.Params().All(), tc.EMA)
 }
 
 func parseFloat(s string, def float64) float64 {

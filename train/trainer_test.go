@@ -109,28 +109,28 @@ func sameParams(t *testing.T, a, b [][]float32) {
 	}
 }
 
-func TestResumeIsExact(t *testing.T) {
-	// 2K steps straight...
-	straight := newRun(t, t.TempDir())
-	straight.MaxSteps = 14
-	if _, err := Run(context.Background(), straight); err != nil {
+// trainFor runs newRun(dir, sets...) until `steps` optimiser steps are done in all,
+// resuming what dir holds.
+func trainFor(t *testing.T, dir string, steps int, sets ...string) (Options, *Result) {
+	t.Helper()
+	o := newRun(t, dir, sets...)
+	o.MaxSteps = steps
+	res, err := Run(context.Background(), o)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return o, res
+}
+
+func TestResumeIsExact(t *testing.T) {
+	// 2K steps straight...
+	straight, _ := trainFor(t, t.TempDir(), 14)
 	want := params(straight.Model)
 
 	// ...equal K steps, then a new process (fresh model, fresh RNG) resuming for K more.
 	dir := t.TempDir()
-	first := newRun(t, dir)
-	first.MaxSteps = 7
-	if _, err := Run(context.Background(), first); err != nil {
-		t.Fatal(err)
-	}
-	second := newRun(t, dir)
-	second.MaxSteps = 14
-	res, err := Run(context.Background(), second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	trainFor(t, dir, 7)
+	second, res := trainFor(t, dir, 14)
 	if !res.Resumed || res.Step != 14 {
 		t.Fatalf("second run: resumed=%v step=%d", res.Resumed, res.Step)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aigc-go/aigc/graph"
 	"github.com/aigc-go/aigc/internal/rng"
 	"github.com/aigc-go/aigc/models"
+	"github.com/aigc-go/aigc/train"
 )
 
 type benchOptions struct {
@@ -86,10 +87,7 @@ func runBench(ctx context.Context, o *benchOptions) error {
 		return err
 	}
 	defer m.Close()
-	var ema *graph.EMA // a training step includes the averaging the config asks for
-	if d := cfg.TrainConfig().EMA; d > 0 {
-		ema = graph.NewEMA(m.Params().All(), d)
-	}
+	ema := train.Average(m, cfg.TrainConfig()) // a training step includes the averaging the config asks for
 
 	if err := steps(ctx, m, ema, data.Train, r, o.Warmup); err != nil {
 		return err
