@@ -61,8 +61,3 @@ func (c *ConvTranspose2D) Forward(x *G.Node) *G.Node {
 	g := x.Graph()
 	return AddBias(ConvTranspose2d(x, c.Weight.Node(g), c.Stride, c.Pad), c.Bias.Node(g), 1)
 }
-
-// Reshape returns x with the given shape (the same number of elements, in the same
-// order), such as a generator's [N, C·7·7] → [N, C, 7, 7] or a discriminator's
-// [N, C, H, W] → [N, C·H·W].
-func Reshape(x *G.Node, shape ...int) *G.Node { return must(G.Reshape(x, shape)) }

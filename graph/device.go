@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/aigc-go/aigc/graph/cpu"
 )
 
 // Device is where compiled programs run.
@@ -58,3 +60,9 @@ func GPUs() []string {
 	}
 	return out
 }
+
+// BLAS names the library that computes matrix products on the CPU.
+func BLAS() string { return cpu.BLAS() }
+
+// SetThreads sets how many cores aigc computes on.
+func SetThreads(n int) { cpu.SetThreads(n) }

@@ -24,11 +24,10 @@ func NewLinear(ps *Params, name string, in, out int, r *rng.RNG) *Linear {
 // Forward applies the layer to x of shape [batch, in].
 func (l *Linear) Forward(x *G.Node) *G.Node {
 	g := x.Graph()
-	y := must(MatMul(x, l.Weight.Node(g), false, true))
 	if l.Bias == nil {
-		return y
+		return must(MatMul(x, l.Weight.Node(g), false, true))
 	}
-	return AddBias(y, l.Bias.Node(g), 1)
+	return must(MatMulBias(x, l.Weight.Node(g), l.Bias.Node(g), false, true))
 }
 
 // NewLinearNoBias adds only "<name>.weight" (nn.Linear with bias=False).

@@ -108,3 +108,11 @@ func inputs(name string, want int, vs []G.Value) ([]*tensor.Dense, error) {
 func shapesOf(ds []G.DimSizer) ([]tensor.Shape, error) {
 	return G.DimSizersToShapes(ds)
 }
+
+// b2i is 1 for true, 0 for false.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

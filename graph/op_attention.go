@@ -3,11 +3,12 @@ package graph
 import (
 	"fmt"
 	"hash"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/graph/exec"
 )
 
 // Multi-head scaled dot-product attention (Vaswani et al. 2017) as two fused Ops:
@@ -65,6 +66,8 @@ type attnOp struct {
 	kind   attnKind
 	masked bool
 }
+
+func (op attnOp) spec() exec.Op { return op.kernelSpec() }
 
 func (op attnOp) Arity() int {
 	switch op.kind {
@@ -138,34 +141,19 @@ func (op attnOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return ss[2].Clone(), nil // attnApplyGradV: like v
 }
 
-func (op attnOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op attnOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), op.Arity(), vs)
-	if err != nil {
-		return nil, err
-	}
-	ds := make([]G.DimSizer, len(ts))
-	for i, t := range ts {
-		ds[i] = t.Shape()
-	}
-	shape, err := op.InferShape(ds...)
-	if err != nil {
-		return nil, err
-	}
-	y := output(prealloc, ts[0].Dtype(), shape)
-	widths := make([]int, len(ts))
-	for i, t := range ts {
-		widths[i] = t.Shape()[1]
-	}
-	switch ts[0].Dtype() {
-	case tensor.Float32:
-		attnRun(op, y.Float32s(), widths, float32s(ts)...)
-	case tensor.Float64:
-		attnRun(op, y.Float64s(), widths, float64s(ts)...)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, ts[0].Dtype())
-	}
-	return y, nil
+func (op attnOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op attnOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
+}
+
+// kernelSpec is the executor's op for the attention function.
+func (op attnOp) kernelSpec() exec.Op {
+	a := op.a
+	sh := exec.AttentionShape{Heads: a.Heads, Dim: a.Dim, Tq: a.Tq, Tk: a.Tk, QOff: a.QOff, KOff: a.KOff,
+		VOff: a.VOff, Causal: a.Causal, Masked: op.masked}
+	return [...]exec.Op{exec.AttentionProbs{AttentionShape: sh}, exec.AttentionApply{AttentionShape: sh},
+		exec.AttentionProbsGradQ{AttentionShape: sh}, exec.AttentionProbsGradK{AttentionShape: sh},
+		exec.AttentionApplyGradP{AttentionShape: sh}, exec.AttentionApplyGradV{AttentionShape: sh}}[op.kind]
 }
 
 func (op attnOp) WriteHash(h hash.Hash) {
@@ -209,110 +197,4 @@ func (op attnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		return G.Nodes{dp, dv}, err
 	}
 	return nil, fmt.Errorf("%v has no gradient", op)
-}
-
-// attnRun computes one of the attention functions; widths are the inputs' column counts.
-func attnRun[T float](op attnOp, y []T, widths []int, in ...[]T) {
-	a := op.a
-	d := a.Dim / a.Heads
-	tq, tk := a.Tq, a.Tk
-	scale := 1 / math.Sqrt(float64(d))
-	switch op.kind {
-	case attnProbs, attnApply, attnApplyGradP:
-	default:
-		clear(y) // gradients with respect to q, k or v fill only their own columns
-	}
-	var b int
-	switch op.kind {
-	case attnProbs, attnProbsGradQ, attnProbsGradK:
-		b = len(in[0]) / widths[0] / tq
-	case attnApply, attnApplyGradV:
-		b = len(in[0]) / tk / (a.Heads * tq)
-	case attnApplyGradP:
-		b = len(in[1]) / widths[1] / tq
-	}
-	parallelFor(b*a.Heads, 1, func(lo, hi int) {
-		tmp := make([]T, tq*tk)
-		for bh := lo; bh < hi; bh++ {
-			s, h := bh/a.Heads, bh%a.Heads
-			p := func(buf []T) []T { return buf[bh*tq*tk : (bh+1)*tq*tk] } // this head's [Tq, Tk] block
-			switch op.kind {
-			case attnProbs:
-				q, k := in[0], in[1]
-				wq, wk := widths[0], widths[1]
-				out := p(y)
-				// scores = q_h·k_hᵀ·scale
-				gemm(false, true, tq, tk, d, scale, q[s*tq*wq+a.QOff+h*d:], wq, k[s*tk*wk+a.KOff+h*d:], wk, 0, out, tk)
-				var mask []T
-				if op.masked {
-					mask = in[2][s*tk : (s+1)*tk]
-				}
-				softmaxRows(out, tq, tk, a.Causal, mask)
-			case attnApply:
-				v, wv := in[1], widths[1]
-				// y_h = P_h·v_h, written into the head's columns of the output rows
-				gemm(false, false, tq, d, tk, 1, p(in[0]), tk, v[s*tk*wv+a.VOff+h*d:], wv, 0, y[s*tq*a.Dim+h*d:], a.Dim)
-			case attnApplyGradP:
-				v, dy := in[0], in[1]
-				wv := widths[0]
-				// dP_h = dY_h·v_hᵀ
-				gemm(false, true, tq, tk, d, 1, dy[s*tq*a.Dim+h*d:], a.Dim, v[s*tk*wv+a.VOff+h*d:], wv, 0, p(y), tk)
-			case attnApplyGradV:
-				dy, wv := in[1], widths[2]
-				// dv_h = P_hᵀ·dY_h
-				gemm(true, false, tk, d, tq, 1, p(in[0]), tk, dy[s*tq*a.Dim+h*d:], a.Dim, 0, y[s*tk*wv+a.VOff+h*d:], wv)
-			case attnProbsGradQ, attnProbsGradK:
-				q, k, pr, dp := in[0], in[1], p(in[2]), p(in[3])
-				wq, wk := widths[0], widths[1]
-				// dS = P ⊙ (dP − rowsum(dP ⊙ P)), then the scores' product rule.
-				for i := range tq {
-					var dot float64
-					for j := range tk {
-						dot += float64(dp[i*tk+j]) * float64(pr[i*tk+j])
-					}
-					for j := range tk {
-						tmp[i*tk+j] = pr[i*tk+j] * (dp[i*tk+j] - T(dot))
-					}
-				}
-				if op.kind == attnProbsGradQ { // dq_h = dS·k_h·scale
-					gemm(false, false, tq, d, tk, scale, tmp, tk, k[s*tk*wk+a.KOff+h*d:], wk, 0, y[s*tq*wq+a.QOff+h*d:], wq)
-				} else { // dk_h = dSᵀ·q_h·scale
-					gemm(true, false, tk, d, tq, scale, tmp, tk, q[s*tq*wq+a.QOff+h*d:], wq, 0, y[s*tk*wk+a.KOff+h*d:], wk)
-				}
-			}
-		}
-	})
-}
-
-// softmaxRows turns each row of scores into probabilities, in place: with causal, row i
-// keeps columns ≤ i; with a mask, only columns whose mask is 1. A row with nothing to
-// attend to becomes all zeros.
-func softmaxRows[T float](s []T, rows, cols int, causal bool, mask []T) {
-	for i := range rows {
-		row := s[i*cols : (i+1)*cols]
-		keep := func(j int) bool { return (!causal || j <= i) && (mask == nil || mask[j] != 0) }
-		m := math.Inf(-1)
-		for j, v := range row {
-			if keep(j) && float64(v) > m {
-				m = float64(v)
-			}
-		}
-		if math.IsInf(m, -1) {
-			clear(row)
-			continue
-		}
-		var sum float64
-		for j, v := range row {
-			if keep(j) {
-				e := math.Exp(float64(v) - m)
-				row[j] = T(e)
-				sum += e
-			} else {
-				row[j] = 0
-			}
-		}
-		for j := range row {
-			row[j] = T(float64(row[j]) / sum)
-		}
-	}
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/graph/exec"
 )
 
 // CacheWrite returns a copy of cache [T, W] whose row pos[0] is replaced by columns
@@ -21,6 +23,8 @@ type cacheWriteOp struct {
 	pure
 	off int
 }
+
+func (op cacheWriteOp) spec() exec.Op { return exec.CacheWrite{Off: op.off} }
 
 func (op cacheWriteOp) Arity() int { return 3 }
 func (op cacheWriteOp) Type() hm.Type {
@@ -38,34 +42,9 @@ func (op cacheWriteOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return ss[0].Clone(), nil
 }
-func (op cacheWriteOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op cacheWriteOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), 3, vs)
-	if err != nil {
-		return nil, err
-	}
-	cache, src, pos := ts[0], ts[1], ts[2]
-	rows, w := cache.Shape()[0], cache.Shape()[1]
-	y := output(prealloc, cache.Dtype(), cache.Shape())
-	switch cache.Dtype() {
-	case tensor.Float32:
-		err = cacheWrite(op, y.Float32s(), cache.Float32s(), src.Float32s(), pos.Float32s(), rows, w)
-	case tensor.Float64:
-		err = cacheWrite(op, y.Float64s(), cache.Float64s(), src.Float64s(), pos.Float64s(), rows, w)
-	default:
-		err = fmt.Errorf("%v: unsupported dtype %v", op, cache.Dtype())
-	}
-	return y, err
-}
-
-func cacheWrite[T float](op cacheWriteOp, y, cache, src, pos []T, rows, w int) error {
-	p, err := tokenID(op, pos[0], 0, rows)
-	if err != nil {
-		return err
-	}
-	copy(y, cache)
-	copy(y[p*w:(p+1)*w], src[op.off:op.off+w])
-	return nil
+func (op cacheWriteOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op cacheWriteOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 
 func (op cacheWriteOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "aigc.CacheWrite{%d}", op.off) }

@@ -3,12 +3,12 @@ package graph
 import (
 	"fmt"
 	"hash"
-	"sync"
 
 	"github.com/chewxy/hm"
-	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/graph/exec"
 )
 
 // Convolutions in NCHW layout with PyTorch's weight layouts, as three Ops:
@@ -91,6 +91,8 @@ type conv2dOp struct {
 	stride, pad int
 }
 
+func (op conv2dOp) spec() exec.Op { return exec.Conv2d{Stride: op.stride, Pad: op.pad} }
+
 // geom checks x [N,C,H,W] and w [O,C,K,K] and returns the im2col of x and O.
 func (op conv2dOp) geom(ss []tensor.Shape) (convGeom, int, error) {
 	if len(ss) != 2 || ss[0].Dims() != 4 || ss[1].Dims() != 4 {
@@ -124,27 +126,9 @@ func (op conv2dOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{g.n, o, g.ho, g.wo}, nil
 }
-func (op conv2dOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op conv2dOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), 2, vs)
-	if err != nil {
-		return nil, err
-	}
-	x, w := ts[0], ts[1]
-	g, o, err := op.geom([]tensor.Shape{x.Shape(), w.Shape()})
-	if err != nil {
-		return nil, err
-	}
-	y := output(prealloc, x.Dtype(), tensor.Shape{g.n, o, g.ho, g.wo})
-	switch x.Dtype() {
-	case tensor.Float32:
-		conv2d(y.Data().([]float32), x.Data().([]float32), w.Data().([]float32), g, o)
-	case tensor.Float64:
-		conv2d(y.Data().([]float64), x.Data().([]float64), w.Data().([]float64), g, o)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, x.Dtype())
-	}
-	return y, nil
+func (op conv2dOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op conv2dOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 func (op conv2dOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "aigc.Conv2d{%d,%d}", op.stride, op.pad) }
 func (op conv2dOp) Hashcode() uint32      { return hashOf(op) }
@@ -186,6 +170,10 @@ type convTransposeOp struct {
 	pure
 	stride, pad int
 	outH, outW  int
+}
+
+func (op convTransposeOp) spec() exec.Op {
+	return exec.ConvTranspose2d{Stride: op.stride, Pad: op.pad, OutH: op.outH, OutW: op.outW}
 }
 
 // geom checks x [N,Ci,H,W] and w [Ci,Co,K,K] and returns the im2col of the output (the
@@ -232,27 +220,9 @@ func (op convTransposeOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{g.n, g.c, g.h, g.w}, nil
 }
-func (op convTransposeOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op convTransposeOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), 2, vs)
-	if err != nil {
-		return nil, err
-	}
-	x, w := ts[0], ts[1]
-	g, ci, err := op.geom([]tensor.Shape{x.Shape(), w.Shape()})
-	if err != nil {
-		return nil, err
-	}
-	y := output(prealloc, x.Dtype(), tensor.Shape{g.n, g.c, g.h, g.w})
-	switch x.Dtype() {
-	case tensor.Float32:
-		convTranspose(y.Data().([]float32), x.Data().([]float32), w.Data().([]float32), g, ci)
-	case tensor.Float64:
-		convTranspose(y.Data().([]float64), x.Data().([]float64), w.Data().([]float64), g, ci)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, x.Dtype())
-	}
-	return y, nil
+func (op convTransposeOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op convTransposeOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 func (op convTransposeOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "aigc.ConvTranspose2d{%d,%d,%d,%d}", op.stride, op.pad, op.outH, op.outW)
@@ -302,6 +272,10 @@ type convWeightGradOp struct {
 	stride, pad, k int
 }
 
+func (op convWeightGradOp) spec() exec.Op {
+	return exec.ConvWeightGrad{Stride: op.stride, Pad: op.pad, K: op.k}
+}
+
 // geom checks a and b and returns the im2col of a and Cb.
 func (op convWeightGradOp) geom(ss []tensor.Shape) (convGeom, int, error) {
 	if len(ss) != 2 || ss[0].Dims() != 4 || ss[1].Dims() != 4 {
@@ -336,27 +310,9 @@ func (op convWeightGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{cb, g.c, g.k, g.k}, nil
 }
-func (op convWeightGradOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op convWeightGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), 2, vs)
-	if err != nil {
-		return nil, err
-	}
-	a, b := ts[0], ts[1]
-	g, cb, err := op.geom([]tensor.Shape{a.Shape(), b.Shape()})
-	if err != nil {
-		return nil, err
-	}
-	dw := output(prealloc, a.Dtype(), tensor.Shape{cb, g.c, g.k, g.k})
-	switch a.Dtype() {
-	case tensor.Float32:
-		convWeightGrad(dw.Data().([]float32), a.Data().([]float32), b.Data().([]float32), g, cb)
-	case tensor.Float64:
-		convWeightGrad(dw.Data().([]float64), a.Data().([]float64), b.Data().([]float64), g, cb)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, a.Dtype())
-	}
-	return dw, nil
+func (op convWeightGradOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op convWeightGradOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 func (op convWeightGradOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "aigc.ConvWeightGrad{%d,%d,%d}", op.stride, op.pad, op.k)
@@ -373,186 +329,4 @@ func (op convWeightGradOp) flops(in []tensor.Shape) int64 {
 		return 0
 	}
 	return 2 * int64(cb) * int64(g.rows()) * int64(g.cols())
-}
-
-// conv2d: cols = im2col(x) [C·K·K, N·L]; t = w·cols [O, N·L]; y[n,o,:] = t[o, n·L:(n+1)·L].
-func conv2d[T float](y, x, w []T, g convGeom, o int) {
-	cols, t, done := convScratch[T](g, o)
-	defer done()
-	if g.n == 1 {
-		t = y // [O, L] is y's layout already
-	}
-	im2col(cols, x, g)
-	blasGemm(blas.NoTrans, blas.NoTrans, o, g.cols(), g.rows(), w, g.rows(), cols, g.cols(), t, g.cols())
-	if g.n > 1 {
-		fromChannelMajor(y, t, g.n, o, g.ho*g.wo)
-	}
-}
-
-// convTranspose: xt = x as [Ci, N·L]; cols = wᵀ·xt [Co·K·K, N·L]; y = col2im(cols).
-func convTranspose[T float](y, x, w []T, g convGeom, ci int) {
-	cols, xt, done := convScratch[T](g, ci)
-	defer done()
-	if g.n == 1 {
-		xt = x
-	} else {
-		toChannelMajor(xt, x, g.n, ci, g.ho*g.wo)
-	}
-	blasGemm(blas.Trans, blas.NoTrans, g.rows(), g.cols(), ci, w, g.rows(), xt, g.cols(), cols, g.cols())
-	col2im(y, cols, g)
-}
-
-// convWeightGrad: cols = im2col(a) [Ca·k·k, N·L]; bt = b as [Cb, N·L]; dw = bt·colsᵀ.
-func convWeightGrad[T float](dw, a, b []T, g convGeom, cb int) {
-	cols, bt, done := convScratch[T](g, cb)
-	defer done()
-	if g.n == 1 {
-		bt = b
-	} else {
-		toChannelMajor(bt, b, g.n, cb, g.ho*g.wo)
-	}
-	im2col(cols, a, g)
-	blasGemm(blas.NoTrans, blas.Trans, cb, g.rows(), g.cols(), bt, g.cols(), cols, g.cols(), dw, g.rows())
-}
-
-// convScratch returns scratch memory for a patch matrix of geometry g and, for a batch
-// of more than one image, a [c, N·L] matrix (a batch permuted channel-major), and the
-// function that returns them to the pool.
-func convScratch[T float](g convGeom, c int) (cols, perm []T, done func()) {
-	n := g.rows() * g.cols()
-	size := n
-	if g.n > 1 {
-		size += c * g.cols()
-	}
-	buf := getScratch[T](size)
-	return buf[:n], buf[n:], func() { putScratch(buf) }
-}
-
-// blasGemm computes c = op(a)·op(b) for m×n c, on the BLAS in use.
-func blasGemm[T float](tA, tB blas.Transpose, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
-	impl := tensor.WhichBLAS()
-	switch a := any(a).(type) {
-	case []float32:
-		impl.Sgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, 0, any(c).([]float32), ldc)
-	case []float64:
-		impl.Dgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, 0, any(c).([]float64), ldc)
-	default:
-		panic(fmt.Sprintf("graph: gemm on %T", a))
-	}
-}
-
-// convPerThread is the fewest items of the given size worth a goroutine of their own.
-func convPerThread(size int) int { return max(1, (1<<14)/max(size, 1)) }
-
-// im2col writes the [c·k·k, n·ho·wo] patch matrix of x (see convGeom). Each (image,
-// channel) pair fills its own k·k row segments, so they run in parallel.
-func im2col[T float](cols, x []T, g convGeom) {
-	l, hw, ld := g.ho*g.wo, g.h*g.w, g.cols()
-	parallelFor(g.n*g.c, convPerThread(g.k*g.k*l), func(lo, hi int) {
-		for nc := lo; nc < hi; nc++ {
-			n, c := nc/g.c, nc%g.c
-			img := x[nc*hw : (nc+1)*hw]
-			for i := range g.k {
-				hLo, hHi := convSpan(i, g.h, g.ho, g.stride, g.pad)
-				for j := range g.k {
-					wLo, wHi := convSpan(j, g.w, g.wo, g.stride, g.pad)
-					row := cols[((c*g.k+i)*g.k+j)*ld+n*l:][:l]
-					if hLo > 0 || hHi < g.ho || wLo > 0 || wHi < g.wo {
-						clear(row) // the kernel element reads padding at some positions
-					}
-					q0 := wLo*g.stride - g.pad + j
-					for p := hLo; p < hHi; p++ {
-						src := img[(p*g.stride-g.pad+i)*g.w:][:g.w]
-						dst := row[p*g.wo+wLo : p*g.wo+wHi]
-						if g.stride == 1 {
-							copy(dst, src[q0:])
-							continue
-						}
-						for o := range dst {
-							dst[o] = src[q0+o*g.stride]
-						}
-					}
-				}
-			}
-		}
-	})
-}
-
-// col2im is im2col's adjoint: it sets x to the sum, over the patch matrix's entries, of
-// each into the pixel it was read from. Each (image, channel) pair sums into its own
-// pixels, in a fixed order, so results do not depend on the thread count.
-func col2im[T float](x, cols []T, g convGeom) {
-	l, hw, ld := g.ho*g.wo, g.h*g.w, g.cols()
-	parallelFor(g.n*g.c, convPerThread(g.k*g.k*l), func(lo, hi int) {
-		for nc := lo; nc < hi; nc++ {
-			n, c := nc/g.c, nc%g.c
-			img := x[nc*hw : (nc+1)*hw]
-			clear(img)
-			for i := range g.k {
-				hLo, hHi := convSpan(i, g.h, g.ho, g.stride, g.pad)
-				for j := range g.k {
-					wLo, wHi := convSpan(j, g.w, g.wo, g.stride, g.pad)
-					row := cols[((c*g.k+i)*g.k+j)*ld+n*l:][:l]
-					q0 := wLo*g.stride - g.pad + j
-					for p := hLo; p < hHi; p++ {
-						src := row[p*g.wo+wLo : p*g.wo+wHi]
-						dst := img[(p*g.stride-g.pad+i)*g.w:][:g.w]
-						if g.stride == 1 {
-							dst = dst[q0:][:len(src)]
-							for o, v := range src {
-								dst[o] += v
-							}
-							continue
-						}
-						for o, v := range src {
-							dst[q0+o*g.stride] += v
-						}
-					}
-				}
-			}
-		}
-	})
-}
-
-// toChannelMajor copies x [n, c, l] into t [c, n·l].
-func toChannelMajor[T float](t, x []T, n, c, l int) {
-	parallelFor(n*c, convPerThread(l), func(lo, hi int) {
-		for nc := lo; nc < hi; nc++ {
-			copy(t[((nc%c)*n+nc/c)*l:][:l], x[nc*l:][:l])
-		}
-	})
-}
-
-// fromChannelMajor copies t [c, n·l] into x [n, c, l].
-func fromChannelMajor[T float](x, t []T, n, c, l int) {
-	parallelFor(n*c, convPerThread(l), func(lo, hi int) {
-		for nc := lo; nc < hi; nc++ {
-			copy(x[nc*l:][:l], t[((nc%c)*n+nc/c)*l:][:l])
-		}
-	})
-}
-
-// The patch matrices are scratch memory, needed only during an Op's Do: they are pooled
-// (one buffer per Do, reused once large enough) instead of allocated each step. A pool is
-// safe for machines running concurrently.
-var scratch32, scratch64 sync.Pool
-
-func scratchPool[T float]() *sync.Pool {
-	if _, ok := any(T(0)).(float32); ok {
-		return &scratch32
-	}
-	return &scratch64
-}
-
-// getScratch returns n elements of uninitialised scratch memory.
-func getScratch[T float](n int) []T {
-	if b, ok := scratchPool[T]().Get().(*[]T); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]T, n)
-}
-
-func putScratch[T float](b []T) {
-	b = b[:cap(b)]
-	scratchPool[T]().Put(&b)
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/graph/exec"
 )
 
 // Join concatenates tensors along axis 0 (stacking rows, or vectors end to end) or axis
@@ -28,6 +30,8 @@ type joinOp struct {
 	pure
 	axis, n, dims int
 }
+
+func (op joinOp) spec() exec.Op { return exec.Join{Axis: op.axis} }
 
 func (op joinOp) Arity() int { return op.n }
 func (op joinOp) Type() hm.Type {
@@ -62,50 +66,9 @@ func (op joinOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return out, nil
 }
 
-func (op joinOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op joinOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), op.n, vs)
-	if err != nil {
-		return nil, err
-	}
-	shapes := make([]G.DimSizer, len(ts))
-	for i, t := range ts {
-		shapes[i] = t.Shape()
-	}
-	shape, err := op.InferShape(shapes...)
-	if err != nil {
-		return nil, err
-	}
-	y := output(prealloc, ts[0].Dtype(), shape)
-	switch ts[0].Dtype() {
-	case tensor.Float32:
-		join(op.axis, y.Float32s(), shape, float32s(ts), ts)
-	case tensor.Float64:
-		join(op.axis, y.Float64s(), shape, float64s(ts), ts)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, ts[0].Dtype())
-	}
-	return y, nil
-}
-
-// join copies the inputs into y: one after the other along axis 0, or row by row side by
-// side along axis 1.
-func join[T float](axis int, y []T, shape tensor.Shape, xs [][]T, ts []*tensor.Dense) {
-	if axis == 0 {
-		off := 0
-		for _, x := range xs {
-			off += copy(y[off:], x)
-		}
-		return
-	}
-	rows, width, col := shape[0], shape[1], 0
-	for i, x := range xs {
-		w := ts[i].Shape()[1]
-		for r := range rows {
-			copy(y[r*width+col:r*width+col+w], x[r*w:(r+1)*w])
-		}
-		col += w
-	}
+func (op joinOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op joinOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 
 func (op joinOp) WriteHash(h hash.Hash) {
@@ -142,6 +105,8 @@ type blockOp struct {
 	axis, start, size, dims int
 }
 
+func (op blockOp) spec() exec.Op { return exec.Block{Axis: op.axis, Start: op.start, Size: op.size} }
+
 func (op blockOp) Arity() int { return 1 }
 func (op blockOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
@@ -160,42 +125,9 @@ func (op blockOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s[op.axis] = op.size
 	return s, nil
 }
-func (op blockOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op blockOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), 1, vs)
-	if err != nil {
-		return nil, err
-	}
-	x := ts[0]
-	shape, err := op.InferShape(x.Shape())
-	if err != nil {
-		return nil, err
-	}
-	y := output(prealloc, x.Dtype(), shape)
-	switch x.Dtype() {
-	case tensor.Float32:
-		block(op, y.Float32s(), x.Float32s(), x.Shape())
-	case tensor.Float64:
-		block(op, y.Float64s(), x.Float64s(), x.Shape())
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, x.Dtype())
-	}
-	return y, nil
-}
-
-func block[T float](op blockOp, y, x []T, s tensor.Shape) {
-	inner := 1
-	for _, d := range s[1:] {
-		inner *= d
-	}
-	if op.axis == 0 {
-		copy(y, x[op.start*inner:(op.start+op.size)*inner])
-		return
-	}
-	w := s[1]
-	for r := range s[0] {
-		copy(y[r*op.size:(r+1)*op.size], x[r*w+op.start:r*w+op.start+op.size])
-	}
+func (op blockOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op blockOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 
 func (op blockOp) WriteHash(h hash.Hash) {

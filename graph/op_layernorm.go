@@ -3,11 +3,12 @@ package graph
 import (
 	"fmt"
 	"hash"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/graph/exec"
 )
 
 // LayerNorm normalises each row of x [N, D] to zero mean and unit variance (the biased
@@ -39,6 +40,8 @@ type lnStatsOp struct {
 	eps float64
 }
 
+func (op lnStatsOp) spec() exec.Op { return exec.LayerNormStats{Eps: op.eps} }
+
 func (op lnStatsOp) Arity() int    { return 1 }
 func (op lnStatsOp) Type() hm.Type { return matrixType(1) }
 func (op lnStatsOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
@@ -51,24 +54,9 @@ func (op lnStatsOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{ss[0][0], 2}, nil
 }
-func (op lnStatsOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op lnStatsOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), 1, vs)
-	if err != nil {
-		return nil, err
-	}
-	x := ts[0]
-	n, d := x.Shape()[0], x.Shape()[1]
-	st := output(prealloc, x.Dtype(), tensor.Shape{n, 2})
-	switch x.Dtype() {
-	case tensor.Float32:
-		lnStats(st.Float32s(), x.Float32s(), d, op.eps)
-	case tensor.Float64:
-		lnStats(st.Float64s(), x.Float64s(), d, op.eps)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, x.Dtype())
-	}
-	return st, nil
+func (op lnStatsOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op lnStatsOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 func (op lnStatsOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "aigc.LayerNormStats{%v}", op.eps) }
 func (op lnStatsOp) Hashcode() uint32      { return hashOf(op) }
@@ -80,28 +68,13 @@ func (op lnStatsOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%v is differentiated through LayerNorm", op)
 }
 
-func lnStats[T float](st, x []T, d int, eps float64) {
-	parallelFor(len(st)/2, max(1, 8192/d), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := x[r*d : (r+1)*d]
-			var sum float64
-			for _, v := range row {
-				sum += float64(v)
-			}
-			mean := sum / float64(d)
-			var ss float64
-			for _, v := range row {
-				dv := float64(v) - mean
-				ss += dv * dv
-			}
-			st[2*r], st[2*r+1] = T(mean), T(1/math.Sqrt(ss/float64(d)+eps))
-		}
-	})
-}
-
 type lnOp struct {
 	pure
 	kind lnKind
+}
+
+func (op lnOp) spec() exec.Op {
+	return [...]exec.Op{exec.LayerNorm{}, exec.LayerNormGradX{}, exec.LayerNormGradGamma{}}[op.kind]
 }
 
 func (op lnOp) Arity() int {
@@ -148,28 +121,9 @@ func (op lnOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return x.Clone(), nil
 }
 
-func (op lnOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op lnOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), op.Arity(), vs)
-	if err != nil {
-		return nil, err
-	}
-	x := ts[0]
-	shape := x.Shape().Clone()
-	if op.kind == lnGradGamma {
-		shape = tensor.Shape{x.Shape()[1]}
-	}
-	y := output(prealloc, x.Dtype(), shape)
-	d := x.Shape()[1]
-	switch x.Dtype() {
-	case tensor.Float32:
-		lnRun(op.kind, y.Float32s(), d, float32s(ts)...)
-	case tensor.Float64:
-		lnRun(op.kind, y.Float64s(), d, float64s(ts)...)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, x.Dtype())
-	}
-	return y, nil
+func (op lnOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op lnOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 
 func (op lnOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "aigc.LayerNorm{%d}", op.kind) }
@@ -198,53 +152,6 @@ func (op lnOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	dbeta, err := G.ApplyOp(biasGradOp{fwd: addBiasOp{axis: 1, dims: 2}}, grad)
+	dbeta, err := G.ApplyOp(biasGradOp{BiasGrad: exec.BiasGrad{Axis: 1}, dims: 2}, grad)
 	return G.Nodes{dx, dgamma, dbeta, nil}, err
-}
-
-// lnRun computes one of the layer's functions over rows of d features.
-func lnRun[T float](kind lnKind, y []T, d int, in ...[]T) {
-	x := in[0]
-	rows := len(x) / d
-	switch kind {
-	case lnForward:
-		gamma, beta, st := in[1], in[2], in[3]
-		parallelFor(rows, max(1, 8192/d), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				mean, rstd := st[2*r], st[2*r+1]
-				for j := range d {
-					y[r*d+j] = (x[r*d+j]-mean)*rstd*gamma[j] + beta[j]
-				}
-			}
-		})
-	case lnGradX:
-		gamma, st, dy := in[1], in[2], in[3]
-		parallelFor(rows, max(1, 8192/d), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				mean, rstd := float64(st[2*r]), float64(st[2*r+1])
-				var sg, sgx float64
-				for j := range d {
-					g := float64(dy[r*d+j]) * float64(gamma[j])
-					sg += g
-					sgx += g * (float64(x[r*d+j]) - mean) * rstd
-				}
-				sg /= float64(d)
-				sgx /= float64(d)
-				for j := range d {
-					g := float64(dy[r*d+j]) * float64(gamma[j])
-					xhat := (float64(x[r*d+j]) - mean) * rstd
-					y[r*d+j] = T((g - sg - xhat*sgx) * rstd)
-				}
-			}
-		})
-	case lnGradGamma:
-		st, dy := in[1], in[2]
-		clear(y)
-		for r := range rows {
-			mean, rstd := st[2*r], st[2*r+1]
-			for j := range d {
-				y[j] += dy[r*d+j] * (x[r*d+j] - mean) * rstd
-			}
-		}
-	}
 }

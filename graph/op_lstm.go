@@ -3,11 +3,12 @@ package graph
 import (
 	"fmt"
 	"hash"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/graph/exec"
 )
 
 // The LSTM cell (torch.nn.LSTM's equations) on the pre-activation gates a = [a_i a_f a_g
@@ -48,6 +49,8 @@ type lstmOp struct {
 	pure
 	kind lstmKind
 }
+
+func (op lstmOp) spec() exec.Op { return exec.LSTMCell{Fn: exec.LSTMCellFn(op.kind)} }
 
 func (op lstmOp) Arity() int {
 	switch op.kind {
@@ -91,44 +94,9 @@ func (op lstmOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return state, nil
 }
 
-func (op lstmOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op lstmOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), op.Arity(), vs)
-	if err != nil {
-		return nil, err
-	}
-	a := ts[0]
-	b, h := a.Shape()[0], a.Shape()[1]/4
-	shape := tensor.Shape{b, h}
-	if op.gatesOut() {
-		shape = tensor.Shape{b, 4 * h}
-	}
-	y := output(prealloc, a.Dtype(), shape)
-	switch a.Dtype() {
-	case tensor.Float32:
-		lstmRun(op.kind, y.Float32s(), h, float32s(ts)...)
-	case tensor.Float64:
-		lstmRun(op.kind, y.Float64s(), h, float64s(ts)...)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, a.Dtype())
-	}
-	return y, nil
-}
-
-func float32s(ts []*tensor.Dense) [][]float32 {
-	out := make([][]float32, len(ts))
-	for i, t := range ts {
-		out[i] = t.Float32s()
-	}
-	return out
-}
-
-func float64s(ts []*tensor.Dense) [][]float64 {
-	out := make([][]float64, len(ts))
-	for i, t := range ts {
-		out[i] = t.Float64s()
-	}
-	return out
+func (op lstmOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op lstmOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 
 func (op lstmOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "aigc.%s", op) }
@@ -159,44 +127,4 @@ func (op lstmOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		return nil, fmt.Errorf("%v has no gradient", op)
 	}
 	return G.Nodes{d0, d1}, err
-}
-
-// lstmRun computes one of the cell's functions over B rows of H units; in are the op's
-// inputs (the gates first, [B, 4H], then [B, H] states and gradients).
-func lstmRun[T float](kind lstmKind, y []T, h int, in ...[]T) {
-	a := in[0]
-	rows := len(a) / (4 * h)
-	parallelFor(rows, max(1, 4096/h), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ar := a[r*4*h : (r+1)*4*h]
-			s := r * h
-			for j := range h {
-				ai, af, ag, ao := float64(ar[j]), float64(ar[h+j]), float64(ar[2*h+j]), float64(ar[3*h+j])
-				switch kind {
-				case lstmC:
-					y[s+j] = T(sigmoid64(af)*float64(in[1][s+j]) + sigmoid64(ai)*math.Tanh(ag))
-				case lstmH:
-					y[s+j] = T(sigmoid64(ao) * math.Tanh(float64(in[1][s+j])))
-				case lstmCGradGates:
-					i, f, g := sigmoid64(ai), sigmoid64(af), math.Tanh(ag)
-					dc, cp := float64(in[2][s+j]), float64(in[1][s+j])
-					yr := y[r*4*h : (r+1)*4*h]
-					yr[j] = T(dc * g * i * (1 - i))
-					yr[h+j] = T(dc * cp * f * (1 - f))
-					yr[2*h+j] = T(dc * i * (1 - g*g))
-					yr[3*h+j] = 0
-				case lstmCGradPrev:
-					y[s+j] = T(sigmoid64(af) * float64(in[1][s+j]))
-				case lstmHGradGates:
-					o, tc, dh := sigmoid64(ao), math.Tanh(float64(in[1][s+j])), float64(in[2][s+j])
-					yr := y[r*4*h : (r+1)*4*h]
-					yr[j], yr[h+j], yr[2*h+j] = 0, 0, 0
-					yr[3*h+j] = T(dh * tc * o * (1 - o))
-				case lstmHGradC:
-					o, tc, dh := sigmoid64(ao), math.Tanh(float64(in[1][s+j])), float64(in[2][s+j])
-					y[s+j] = T(dh * o * (1 - tc*tc))
-				}
-			}
-		}
-	})
 }

@@ -5,9 +5,11 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
-	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/graph/cpu"
+	"github.com/aigc-go/aigc/graph/exec"
 )
 
 // MatMul returns op(a)·op(b) for matrices, where op transposes its argument when the
@@ -15,33 +17,36 @@ import (
 // this is what lets Linear keep PyTorch's [out, in] weight layout at no cost, and what the
 // gradients of a product are made of.
 func MatMul(a, b *G.Node, transA, transB bool) (*G.Node, error) {
-	return G.ApplyOp(matMulOp{transA: transA, transB: transB}, a, b)
+	return G.ApplyOp(matMulOp{MatMul: exec.MatMul{TransA: transA, TransB: transB}}, a, b)
+}
+
+// MatMulBias returns op(a)·op(b) + bias, the bias [N] added to every row as the product's
+// starting value: Linear's forward pass in one instruction.
+func MatMulBias(a, b, bias *G.Node, transA, transB bool) (*G.Node, error) {
+	return G.ApplyOp(matMulOp{MatMul: exec.MatMul{TransA: transA, TransB: transB, Bias: true}}, a, b, bias)
 }
 
 type matMulOp struct {
 	pure
-	transA, transB bool
+	exec.MatMul
 }
 
-func (op matMulOp) Arity() int { return 2 }
+func (op matMulOp) spec() exec.Op { return op.MatMul }
+
+func (op matMulOp) Arity() int {
+	if op.Bias {
+		return 3
+	}
+	return 2
+}
 
 func (op matMulOp) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	m := G.TensorType{Dims: 2, Of: a}
+	if op.Bias {
+		return hm.NewFnType(m, m, G.TensorType{Dims: 1, Of: a}, m)
+	}
 	return hm.NewFnType(m, m, m)
-}
-
-// dims returns m, k of op(a) and k, n of op(b).
-func (op matMulOp) dims(sa, sb tensor.Shape) (m, ka, kb, n int) {
-	m, ka = sa[0], sa[1]
-	if op.transA {
-		m, ka = ka, m
-	}
-	kb, n = sb[0], sb[1]
-	if op.transB {
-		kb, n = n, kb
-	}
-	return
 }
 
 func (op matMulOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
@@ -49,50 +54,37 @@ func (op matMulOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(ss) != 2 || ss[0].Dims() != 2 || ss[1].Dims() != 2 {
+	if len(ss) != op.Arity() || ss[0].Dims() != 2 || ss[1].Dims() != 2 {
 		return nil, fmt.Errorf("%v: want two matrices, got %v", op, ss)
 	}
-	m, ka, kb, n := op.dims(ss[0], ss[1])
+	m, ka, kb, n := cpu.MatDims(ss[0], ss[1], op.TransA, op.TransB)
 	if ka != kb {
 		return nil, fmt.Errorf("%v: inner dimensions differ: %v and %v", op, ss[0], ss[1])
+	}
+	if op.Bias && (ss[2].Dims() != 1 || ss[2][0] != n) {
+		return nil, fmt.Errorf("%v: bias of shape %v does not fit %d columns", op, ss[2], n)
 	}
 	return tensor.Shape{m, n}, nil
 }
 
-func (op matMulOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-
-func (op matMulOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), 2, vs)
-	if err != nil {
-		return nil, err
-	}
-	a, b := ts[0], ts[1]
-	m, k, kb, n := op.dims(a.Shape(), b.Shape())
-	if k != kb {
-		return nil, fmt.Errorf("%v: inner dimensions differ: %v and %v", op, a.Shape(), b.Shape())
-	}
-	c := output(prealloc, a.Dtype(), tensor.Shape{m, n})
-	lda, ldb := a.Shape()[1], b.Shape()[1]
-	switch a.Dtype() {
-	case tensor.Float32:
-		gemm(op.transA, op.transB, m, n, k, 1, a.Float32s(), lda, b.Float32s(), ldb, 0, c.Float32s(), n)
-	case tensor.Float64:
-		gemm(op.transA, op.transB, m, n, k, 1, a.Float64s(), lda, b.Float64s(), ldb, 0, c.Float64s(), n)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, a.Dtype())
-	}
-	return c, nil
+func (op matMulOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op matMulOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 
 func (op matMulOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "aigc.MatMul{%v,%v}", op.transA, op.transB)
+	fmt.Fprintf(h, "aigc.MatMul{%v,%v,%v}", op.TransA, op.TransB, op.Bias)
 }
 func (op matMulOp) Hashcode() uint32 { return hashOf(op) }
 func (op matMulOp) String() string {
-	return fmt.Sprintf("MatMul{transA=%v, transB=%v}", op.transA, op.transB)
+	s := fmt.Sprintf("MatMul{transA=%v, transB=%v}", op.TransA, op.TransB)
+	if op.Bias {
+		s = fmt.Sprintf("MatMulBias{transA=%v, transB=%v}", op.TransA, op.TransB)
+	}
+	return s
 }
 
-func (op matMulOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op matMulOp) DiffWRT(int) []bool { return []bool{true, true, true}[:op.Arity()] }
 
 // SymDiff applies the product rule, choosing transposes so that no matrix is ever
 // transposed in memory. With C = op(A)·op(B) and upstream gradient dC:
@@ -101,22 +93,24 @@ func (op matMulOp) DiffWRT(int) []bool { return []bool{true, true} }
 //	C = A·Bᵀ    dA = dC·B     dB = dCᵀ·A
 //	C = Aᵀ·B    dA = B·dCᵀ    dB = A·dC
 //	C = Aᵀ·Bᵀ   dA = Bᵀ·dCᵀ   dB = dCᵀ·Aᵀ
+//
+// and a bias gets dC summed over the rows.
 func (op matMulOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	a, b := in[0], in[1]
 	var da, db *G.Node
 	var err error
 	switch {
-	case !op.transA && !op.transB:
+	case !op.TransA && !op.TransB:
 		da, err = MatMul(grad, b, false, true)
 		if err == nil {
 			db, err = MatMul(a, grad, true, false)
 		}
-	case !op.transA && op.transB:
+	case !op.TransA && op.TransB:
 		da, err = MatMul(grad, b, false, false)
 		if err == nil {
 			db, err = MatMul(grad, a, true, false)
 		}
-	case op.transA && !op.transB:
+	case op.TransA && !op.TransB:
 		da, err = MatMul(b, grad, false, true)
 		if err == nil {
 			db, err = MatMul(a, grad, false, false)
@@ -130,30 +124,15 @@ func (op matMulOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	return G.Nodes{da, db}, nil
+	if !op.Bias {
+		return G.Nodes{da, db}, nil
+	}
+	dbias, err := G.ApplyOp(biasGradOp{BiasGrad: exec.BiasGrad{Axis: 1}, dims: 2}, grad)
+	return G.Nodes{da, db, dbias}, err
 }
 
 // flops is the work of one product: a multiply and an add per term.
 func (op matMulOp) flops(in []tensor.Shape) int64 {
-	m, k, _, n := op.dims(in[0], in[1])
+	m, k, _, n := cpu.MatDims(in[0], in[1], op.TransA, op.TransB)
 	return 2 * int64(m) * int64(k) * int64(n)
-}
-
-// gemm is C = alpha·op(A)·op(B) + beta·C for float32 or float64 slices, row-major, through
-// the BLAS the build links (MatMul and the fused Ops all call it).
-func gemm[T float](tA, tB bool, m, n, k int, alpha float64, a []T, lda int, b []T, ldb int, beta float64, c []T, ldc int) {
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if tA {
-		ta = blas.Trans
-	}
-	if tB {
-		tb = blas.Trans
-	}
-	impl := tensor.WhichBLAS()
-	switch a := any(a).(type) {
-	case []float32:
-		impl.Sgemm(ta, tb, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
-	case []float64:
-		impl.Dgemm(ta, tb, m, n, k, alpha, a, lda, any(b).([]float64), ldb, beta, any(c).([]float64), ldc)
-	}
 }

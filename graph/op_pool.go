@@ -3,11 +3,12 @@ package graph
 import (
 	"fmt"
 	"hash"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/graph/exec"
 )
 
 // MaxPool2d is torch.nn.functional.max_pool2d(x, kernel, stride) without padding or
@@ -27,6 +28,8 @@ type maxPoolOp struct {
 	pure
 	kernel, stride int
 }
+
+func (op maxPoolOp) spec() exec.Op { return exec.MaxPool2d{K: op.kernel, Stride: op.stride} }
 
 func (op maxPoolOp) Arity() int { return 1 }
 func (op maxPoolOp) Type() hm.Type {
@@ -55,27 +58,9 @@ func (op maxPoolOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return op.outShape(ss[0])
 }
-func (op maxPoolOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op maxPoolOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), 1, vs)
-	if err != nil {
-		return nil, err
-	}
-	x := ts[0]
-	os, err := op.outShape(x.Shape())
-	if err != nil {
-		return nil, err
-	}
-	y := output(prealloc, x.Dtype(), os)
-	switch x.Dtype() {
-	case tensor.Float32:
-		maxPool(y.Float32s(), x.Float32s(), nil, x.Shape(), os, op.kernel, op.stride)
-	case tensor.Float64:
-		maxPool(y.Float64s(), x.Float64s(), nil, x.Shape(), os, op.kernel, op.stride)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, x.Dtype())
-	}
-	return y, nil
+func (op maxPoolOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op maxPoolOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 func (op maxPoolOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "aigc.MaxPool2d{%d,%d}", op.kernel, op.stride)
@@ -88,48 +73,14 @@ func (op maxPoolOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{dx}, err
 }
 
-// maxPool pools each [h, w] plane of x into y. With dy (the backward pass), it instead
-// adds dy of each window to dx (passed as y, zeroed here) at the window's maximum.
-func maxPool[T float](y, x, dy []T, xs, ys tensor.Shape, k, s int) {
-	h, w, oh, ow := xs[2], xs[3], ys[2], ys[3]
-	planes := xs[0] * xs[1]
-	parallelFor(planes, max(1, 4096/(oh*ow*k*k)), func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			xp := x[p*h*w : (p+1)*h*w]
-			var yp, dxp, dyp []T
-			if dy == nil {
-				yp = y[p*oh*ow : (p+1)*oh*ow]
-			} else {
-				dxp, dyp = y[p*h*w:(p+1)*h*w], dy[p*oh*ow:(p+1)*oh*ow]
-				clear(dxp)
-			}
-			for i := range oh {
-				for j := range ow {
-					best := i*s*w + j*s
-					m := T(math.Inf(-1))
-					for r := i * s; r < i*s+k; r++ {
-						row := xp[r*w+j*s : r*w+j*s+k]
-						for c, v := range row {
-							if v > m || v != v {
-								m, best = v, r*w+j*s+c
-							}
-						}
-					}
-					if dy == nil {
-						yp[i*ow+j] = m
-					} else {
-						dxp[best] += dyp[i*ow+j]
-					}
-				}
-			}
-		}
-	})
-}
-
 // maxPoolGradOp computes dx from (x, dy): each window's gradient added at its maximum.
 type maxPoolGradOp struct {
 	pure
 	fwd maxPoolOp
+}
+
+func (op maxPoolGradOp) spec() exec.Op {
+	return exec.MaxPool2dGrad{K: op.fwd.kernel, Stride: op.fwd.stride}
 }
 
 func (op maxPoolGradOp) Arity() int { return 2 }
@@ -152,30 +103,9 @@ func (op maxPoolGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return ss[0].Clone(), nil
 }
-func (op maxPoolGradOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
-func (op maxPoolGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	ts, err := inputs(op.String(), 2, vs)
-	if err != nil {
-		return nil, err
-	}
-	x, dy := ts[0], ts[1]
-	os, err := op.fwd.outShape(x.Shape())
-	if err != nil {
-		return nil, err
-	}
-	if !dy.Shape().Eq(os) {
-		return nil, fmt.Errorf("%v: gradient %v does not match the pooled shape %v", op, dy.Shape(), os)
-	}
-	dx := output(prealloc, x.Dtype(), x.Shape())
-	switch x.Dtype() {
-	case tensor.Float32:
-		maxPool(dx.Float32s(), x.Float32s(), dy.Float32s(), x.Shape(), os, op.fwd.kernel, op.fwd.stride)
-	case tensor.Float64:
-		maxPool(dx.Float64s(), x.Float64s(), dy.Float64s(), x.Shape(), os, op.fwd.kernel, op.fwd.stride)
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, x.Dtype())
-	}
-	return dx, nil
+func (op maxPoolGradOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op maxPoolGradOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
 }
 func (op maxPoolGradOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "aigc.MaxPool2dGrad{%d,%d}", op.fwd.kernel, op.fwd.stride)

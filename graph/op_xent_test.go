@@ -89,24 +89,6 @@ func TestSoftmaxCrossEntropyBadLabel(t *testing.T) {
 	}
 }
 
-// The float32 path's exponential agrees with math.Exp far below float32's resolution.
-func TestExpNeg32(t *testing.T) {
-	r := rng.New(71)
-	for i := range 100000 {
-		x := -r.Float64() * 120
-		if i%2 == 0 {
-			x = -r.Float64() * 4
-		}
-		want := math.Exp(x)
-		if d := math.Abs(expNeg32(x)-want) / want; d > 1e-8 {
-			t.Fatalf("expNeg32(%v) = %v, math.Exp %v", x, expNeg32(x), want)
-		}
-	}
-	if expNeg32(0) != 1 || expNeg32(-800) != 0 || expNeg32(math.Inf(-1)) != 0 || !math.IsNaN(expNeg32(math.NaN())) {
-		t.Fatal("expNeg32 special values")
-	}
-}
-
 // BenchmarkSoftmaxCrossEntropy times loss and logits gradient for a language model's batch
 // of 768 positions, with a character vocabulary (65) and a subword one (8192).
 func BenchmarkSoftmaxCrossEntropy(b *testing.B) {

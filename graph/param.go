@@ -71,6 +71,7 @@ func (ps *Params) add(name string, buffer bool, shape []int) *Param {
 		Buffer: buffer,
 		nodes:  map[*G.ExprGraph]*G.Node{},
 	}
+	params.Store(p.Value, true)
 	ps.list = append(ps.list, p)
 	return p
 }

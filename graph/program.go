@@ -2,43 +2,109 @@ package graph
 
 import (
 	"fmt"
+	"os"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/aigc-go/aigc/graph/cpu"
+	"github.com/aigc-go/aigc/graph/exec"
 )
 
-// Machine runs a compiled graph. Gorgonia's TapeMachine is the first implementation;
-// aigc's own executor and its CUDA backend will be others.
+// Machine runs a compiled graph.
 type Machine interface {
-	RunAll() error
-	Reset()
+	Run() error
+	// Host returns output i's memory ([]float32 or []float64), valid after Run.
+	Host(i int) any
 	Close() error
 }
 
-// Backend compiles a graph (already cut down to what its outputs need) into a Machine.
+// Backend compiles the subgraph that computes outputs into a Machine.
 type Backend interface {
 	Name() string
-	Compile(g *G.ExprGraph) (Machine, error)
+	Compile(g *G.ExprGraph, outputs []*G.Node) (Machine, error)
 }
 
-// tapeBackend runs graphs on Gorgonia's TapeMachine.
+// The backends: aigc's executor on a device (the default), and Gorgonia's TapeMachine,
+// the reference the executor is tested against (AIGC_BACKEND=tape).
+var (
+	Executor Backend = execBackend{}
+	Tape     Backend = tapeBackend{}
+	backend          = Executor
+	device           = cpu.Device
+)
+
+func init() {
+	if os.Getenv("AIGC_BACKEND") == "tape" {
+		backend = Tape
+	}
+}
+
+// UseBackend makes b compile every program from now on and returns the previous backend.
+func UseBackend(b Backend) Backend {
+	prev := backend
+	backend = b
+	return prev
+}
+
+// BackendName names the machine that runs compiled programs.
+func BackendName() string { return backend.Name() }
+
+// execBackend runs programs on aigc's executor.
+type execBackend struct{}
+
+func (execBackend) Name() string { return "aigc-exec on " + device.Name() }
+
+func (execBackend) Compile(sub *G.ExprGraph, outputs []*G.Node) (Machine, error) {
+	g, err := lower(sub, outputs)
+	if err != nil {
+		return nil, err
+	}
+	p, err := exec.Compile(device, g)
+	if err != nil {
+		return nil, err
+	}
+	return execMachine{p}, nil
+}
+
+type execMachine struct{ *exec.Program }
+
+func (m execMachine) Host(i int) any { return m.Output(i) }
+
+// tapeBackend runs programs on Gorgonia's TapeMachine, each op through its reference CPU
+// kernel.
 type tapeBackend struct{}
 
 func (tapeBackend) Name() string { return "gorgonia-tape" }
 
-func (tapeBackend) Compile(g *G.ExprGraph) (m Machine, err error) {
+func (tapeBackend) Compile(sub *G.ExprGraph, outputs []*G.Node) (m Machine, err error) {
 	defer func() { // NewTapeMachine panics when compilation fails
 		if r := recover(); r != nil {
 			err = fmt.Errorf("compiling graph: %v", r)
 		}
 	}()
-	return G.NewTapeMachine(g), nil
+	return &tapeMachine{m: G.NewTapeMachine(sub), outputs: outputs}, nil
 }
 
-var backend Backend = tapeBackend{}
+type tapeMachine struct {
+	m       G.VM
+	outputs []*G.Node
+}
 
-// BackendName names the machine that runs compiled programs.
-func BackendName() string { return backend.Name() }
+func (t *tapeMachine) Run() error {
+	defer t.m.Reset()
+	return t.m.RunAll()
+}
+
+func (t *tapeMachine) Host(i int) any {
+	v, err := denseOrScalar(t.outputs[i].Value())
+	if err != nil {
+		panic(fmt.Sprintf("graph: output %d (%v): %v", i, t.outputs[i], err))
+	}
+	return hostOf(v)
+}
+
+func (t *tapeMachine) Close() error { return t.m.Close() }
 
 // Program is a compiled computation: bind its inputs once (Input, Feed), then Run it as
 // often as needed and read its outputs. Only the subgraph its outputs need is compiled.
@@ -53,12 +119,14 @@ func Compile(outputs ...*G.Node) (*Program, error) {
 	if len(outputs) == 0 {
 		return nil, fmt.Errorf("compile: no outputs")
 	}
-	outputs, err := protect(outputs)
-	if err != nil {
-		return nil, err
+	if backend == Tape {
+		var err error
+		if outputs, err = protect(outputs); err != nil {
+			return nil, err
+		}
 	}
 	sub := outputs[0].Graph().SubgraphRoots(outputs...)
-	m, err := backend.Compile(sub)
+	m, err := backend.Compile(sub, outputs)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +134,8 @@ func Compile(outputs ...*G.Node) (*Program, error) {
 }
 
 // protect replaces each output that other nodes of the program read by a copy of it that
-// nothing reads (see keepOp).
+// nothing reads (see keepOp): the TapeMachine may overwrite it otherwise. The executor
+// plans outputs' memory itself.
 func protect(outputs []*G.Node) ([]*G.Node, error) {
 	g := outputs[0].Graph()
 	read := map[*G.Node]bool{}
@@ -89,28 +158,31 @@ func protect(outputs []*G.Node) ([]*G.Node, error) {
 }
 
 // Run executes the program once.
-func (p *Program) Run() error {
-	defer p.m.Reset()
-	return p.m.RunAll()
-}
+func (p *Program) Run() error { return p.m.Run() }
 
-// Output returns the value of output i after Run.
+// Output returns the value of output i after Run (a tensor of the output's shape over
+// the program's memory: copy what must outlive the next Run).
 func (p *Program) Output(i int) *tensor.Dense {
-	v, _ := p.outputs[i].Value().(*tensor.Dense)
-	return v
+	shape := p.outputs[i].Shape()
+	if shape.IsScalar() {
+		shape = tensor.Shape{1}
+	}
+	return tensor.New(tensor.WithBacking(p.m.Host(i)), tensor.WithShape(shape...))
 }
 
 // Float returns output i, a scalar, after Run.
 func (p *Program) Float(i int) float64 {
-	v, err := scalarOf(p.outputs[i].Value())
-	if err != nil {
-		panic(fmt.Sprintf("graph: output %d (%v): %v", i, p.outputs[i], err))
+	switch h := p.m.Host(i).(type) {
+	case []float32:
+		return float64(h[0])
+	case []float64:
+		return h[0]
 	}
-	return v
+	panic(fmt.Sprintf("graph: output %d (%v) is not a float", i, p.outputs[i]))
 }
 
 // Floats returns output i as float32 data after Run.
-func (p *Program) Floats(i int) []float32 { return p.Output(i).Data().([]float32) }
+func (p *Program) Floats(i int) []float32 { return p.m.Host(i).([]float32) }
 
 // FLOPs is the floating-point work of one Run counted in its matrix products and
 // convolutions (the terms that dominate; elementwise work is not counted).

@@ -236,7 +236,7 @@ func (m *Transformer) embedAt(ids, pos *G.Node, training bool) *G.Node {
 		pe = G.NewTensor(g, tensor.Float32, 2, G.WithShape(m.pe.Shape()...), G.WithName("sinusoid"), G.WithValue(m.pe))
 		m.peNodes[g] = pe
 	}
-	scaled := graph.Mul(m.embed.Forward(ids), graph.Scalar(ids, math.Sqrt(float64(m.cfg.DModel))))
+	scaled := graph.Affine(m.embed.Forward(ids), math.Sqrt(float64(m.cfg.DModel)), 0)
 	return m.drop.Forward(graph.Add(scaled, graph.Lookup(pe, pos)), training)
 }
 

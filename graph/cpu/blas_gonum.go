@@ -1,9 +1,13 @@
 //go:build !openblas
 
-package graph
+package cpu
+
+import "gonum.org/v1/gonum/blas/gonum"
 
 // Without the openblas tag, matrix products use gonum's pure-Go BLAS, which spreads its
 // work over GOMAXPROCS goroutines.
-const blasName = "gonum (pure Go)"
+var impl blasImpl = gonum.Implementation{}
+
+func blasName() string { return "gonum (pure Go)" }
 
 func setBLASThreads(int) {}

@@ -1,0 +1,45 @@
+package cpu
+
+import (
+	"runtime"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// BLAS names the library that computes matrix products in this build, with the kernels it
+// runs where it says.
+func BLAS() string { return blasName() }
+
+// SetThreads sets how many cores aigc computes on: Go's scheduler (and so For) and, when
+// linked, OpenBLAS's thread pool.
+func SetThreads(n int) {
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	runtime.GOMAXPROCS(n)
+	setBLASThreads(n)
+}
+
+// Gemm is C = alpha·op(A)·op(B) + beta·C for row-major float32 or float64 matrices, op
+// transposing when its flag is set, on the BLAS this build links.
+func Gemm[T float](tA, tB bool, m, n, k int, alpha float64, a []T, lda int, b []T, ldb int, beta float64, c []T, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	switch a := any(a).(type) {
+	case []float32:
+		impl.Sgemm(ta, tb, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		impl.Dgemm(ta, tb, m, n, k, alpha, a, lda, any(b).([]float64), ldb, beta, any(c).([]float64), ldc)
+	}
+}
+
+// blasImpl is the part of BLAS aigc calls.
+type blasImpl interface {
+	blas.Float32Level3
+	blas.Float64Level3
+}

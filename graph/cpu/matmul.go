@@ -1,0 +1,115 @@
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/aigc-go/aigc/graph/exec"
+)
+
+// Matrix products and bias.
+
+func init() {
+	register("MatMul", matMulKernel[float32], matMulKernel[float64])
+	register("AddBias", addBiasKernel[float32], addBiasKernel[float64])
+	register("BiasGrad", biasGradKernel[float32], biasGradKernel[float64])
+}
+
+// MatDims returns m and k of op(a), and k and n of op(b), for shapes a and b.
+func MatDims(sa, sb []int, transA, transB bool) (m, ka, kb, n int) {
+	m, ka = sa[0], sa[1]
+	if transA {
+		m, ka = ka, m
+	}
+	kb, n = sb[0], sb[1]
+	if transB {
+		kb, n = n, kb
+	}
+	return
+}
+
+// matMulKernel is one BLAS product; with a bias, the output's rows start as the bias and
+// the product is added to them (the bias folded into the product, no second pass).
+func matMulKernel[T float](p *exec.Prep) (exec.Launch, error) {
+	op := p.Op.(exec.MatMul)
+	sa, sb := p.In[0].Shape, p.In[1].Shape
+	m, k, kb, n := MatDims(sa, sb, op.TransA, op.TransB)
+	if k != kb {
+		return nil, fmt.Errorf("inner dimensions differ: %v and %v", sa, sb)
+	}
+	a, b, c := data[T](p.In[0]), data[T](p.In[1]), data[T](p.Out)
+	lda, ldb := sa[1], sb[1]
+	if !op.Bias {
+		return func() error {
+			Gemm(op.TransA, op.TransB, m, n, k, 1, a, lda, b, ldb, 0, c, n)
+			return nil
+		}, nil
+	}
+	bias := data[T](p.In[2])
+	return func() error {
+		for r := range m {
+			copy(c[r*n:(r+1)*n], bias)
+		}
+		Gemm(op.TransA, op.TransB, m, n, k, 1, a, lda, b, ldb, 1, c, n)
+		return nil
+	}, nil
+}
+
+// BiasSplit views shape as [outer, n, inner] around axis.
+func BiasSplit(s []int, axis int) (outer, n, inner int) {
+	outer, inner = 1, 1
+	for i, d := range s {
+		switch {
+		case i < axis:
+			outer *= d
+		case i > axis:
+			inner *= d
+		}
+	}
+	return outer, s[axis], inner
+}
+
+func addBiasKernel[T float](p *exec.Prep) (exec.Launch, error) {
+	op := p.Op.(exec.AddBias)
+	y, x, b := data[T](p.Out), data[T](p.In[0]), data[T](p.In[1])
+	outer, n, inner := BiasSplit(p.In[0].Shape, op.Axis)
+	// One (outer, channel) plane of inner elements per item.
+	return launch(outer*n, max(1, elemGrain/inner), func(lo, hi int) {
+		for q := lo; q < hi; q++ {
+			bc := b[q%n]
+			ys, xs := y[q*inner:(q+1)*inner], x[q*inner:(q+1)*inner]
+			for i := range ys {
+				ys[i] = xs[i] + bc
+			}
+		}
+	}), nil
+}
+
+// biasGradKernel sums dy over every axis but the bias axis, each channel's sum in a fixed
+// order.
+func biasGradKernel[T float](p *exec.Prep) (exec.Launch, error) {
+	op := p.Op.(exec.BiasGrad)
+	db, dy := data[T](p.Out), data[T](p.In[0])
+	outer, n, inner := BiasSplit(p.In[0].Shape, op.Axis)
+	if inner == 1 { // [rows, n]: column sums, rows added in order
+		return func() error {
+			clear(db)
+			for r := range outer {
+				AddRange(db, db, dy[r*n:(r+1)*n])
+			}
+			return nil
+		}, nil
+	}
+	return launch(n, max(1, elemGrain/(outer*inner)), func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var acc T
+			for o := range outer {
+				var s T
+				for _, v := range dy[(o*n+c)*inner : (o*n+c+1)*inner] {
+					s += v
+				}
+				acc += s
+			}
+			db[c] = acc
+		}
+	}), nil
+}
