@@ -137,3 +137,55 @@ func (op blockOp) Hashcode() uint32 { return hashOf(op) }
 func (op blockOp) String() string {
 	return fmt.Sprintf("Block{axis=%d, %d:%d}", op.axis, op.start, op.start+op.size)
 }
+
+// Rows returns rows [start, start+size) of x (along axis 0); its gradient places the
+// rows' gradient back among zeros.
+func Rows(x *G.Node, start, size int) *G.Node {
+	return must(G.ApplyOp(blockOp{axis: 0, start: start, size: size, dims: x.Dims()}, x))
+}
+
+func (op blockOp) DiffWRT(int) []bool { return []bool{true} }
+func (op blockOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(blockPadOp{axis: op.axis, start: op.start, total: in[0].Shape()[op.axis], dims: op.dims}, grad)
+	return G.Nodes{dx}, err
+}
+
+// blockPadOp is blockOp's adjoint: its input placed at [start, start+size) along axis of
+// a zero tensor with total there.
+type blockPadOp struct {
+	pure
+	axis, start, total, dims int
+}
+
+func (op blockPadOp) spec() exec.Op {
+	return exec.BlockPad{Axis: op.axis, Start: op.start, Total: op.total}
+}
+func (op blockPadOp) Arity() int { return 1 }
+func (op blockPadOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t := G.TensorType{Dims: op.dims, Of: a}
+	return hm.NewFnType(t, t)
+}
+func (op blockPadOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	ss, err := shapesOf(ds)
+	if err != nil {
+		return nil, err
+	}
+	s := ss[0].Clone()
+	if op.start+s[op.axis] > op.total {
+		return nil, fmt.Errorf("%v: block of %v past the end", op, ss[0])
+	}
+	s[op.axis] = op.total
+	return s, nil
+}
+func (op blockPadOp) Do(vs ...G.Value) (G.Value, error) { return doReference(op, nil, vs) }
+func (op blockPadOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	return doReference(op, p, vs)
+}
+func (op blockPadOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "aigc.BlockPad{%d,%d,%d,%d}", op.axis, op.start, op.total, op.dims)
+}
+func (op blockPadOp) Hashcode() uint32 { return hashOf(op) }
+func (op blockPadOp) String() string {
+	return fmt.Sprintf("BlockPad{axis=%d, at %d of %d}", op.axis, op.start, op.total)
+}

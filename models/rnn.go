@@ -109,23 +109,20 @@ func (n *rnnNet) input(ids *G.Node, eye *G.Node) *G.Node {
 	return graph.Lookup(eye, ids)
 }
 
+// unroll runs the whole window as one ElmanSequence: the states h_0..h_T, then every
+// step's prediction from [x_t; h_{t−1}] as one product.
 func (n *rnnNet) unroll(ids, s0 []*G.Node, _ bool) (*G.Node, []*G.Node) {
 	g := ids[0].Graph()
 	var eye *G.Node
 	if n.eye != nil {
 		eye = G.NewTensor(g, tensor.Float32, 2, G.WithShape(n.eye.Shape()...), G.WithName("onehot"), G.WithValue(n.eye))
 	}
-	h := s0[0]
-	ys := make([]*G.Node, len(ids))
-	for t, id := range ids {
-		combined := graph.Join(1, n.input(id, eye), h)
-		ys[t] = n.i2o.Forward(combined)
-		h = n.i2h.Forward(combined)
-		if n.tanh {
-			h = graph.Tanh(h)
-		}
-	}
-	return stackSteps(ys), []*G.Node{h}
+	steps, rows := len(ids), ids[0].Shape()[0]
+	x := n.input(stackSteps(ids), eye) // [T·B, in]
+	states := graph.ElmanSequence(x, s0[0], n.i2h.Weight.Node(g), n.i2h.Bias.Node(g), steps, n.tanh)
+	hPrev := graph.Rows(states, 0, steps*rows) // h_0..h_{T−1}
+	logits := n.i2o.Forward(graph.Join(1, x, hPrev))
+	return logits, []*G.Node{graph.Rows(states, steps*rows, rows)}
 }
 
 func (n *rnnNet) fillMasks(*G.ExprGraph, *rng.RNG) {}
