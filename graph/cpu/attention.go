@@ -15,7 +15,28 @@ func init() {
 		"AttentionProbsGradQ": attnProbsGradQ, "AttentionProbsGradK": attnProbsGradK,
 		"AttentionApplyGradP": attnApplyGradP, "AttentionApplyGradV": attnApplyGradV}
 	for kind, fn := range kinds {
-		register(kind, attnKernel[float32](fn), attnKernel[float64](fn))
+		register(kind, attnKernel(fn, attnRows[float32]{SoftmaxRows[float32], softmaxGradRows[float32]}),
+			attnKernel(fn, attnRows[float64]{SoftmaxRows[float64], softmaxGradRows[float64]}))
+	}
+}
+
+// attnRows is the row-wise work of attention on one head's [Tq, Tk] block: the softmax of
+// the scores in place (causal, under a mask), and dS = P ⊙ (dP − rowsum(dP ⊙ P)).
+type attnRows[T float] struct {
+	softmax func(s []T, rows, cols int, causal bool, mask []T)
+	grad    func(out, p, dp []T, rows, cols int)
+}
+
+// softmaxGradRows is dS = P ⊙ (dP − rowsum(dP ⊙ P)), the sum in float64.
+func softmaxGradRows[T float](out, pr, dp []T, rows, cols int) {
+	for i := range rows {
+		var dot float64
+		for j := range cols {
+			dot += float64(dp[i*cols+j]) * float64(pr[i*cols+j])
+		}
+		for j := range cols {
+			out[i*cols+j] = pr[i*cols+j] * (dp[i*cols+j] - T(dot))
+		}
 	}
 }
 
@@ -49,7 +70,7 @@ func AttentionShapeOf(op exec.Op) exec.AttentionShape {
 	panic("cpu: not an attention op")
 }
 
-func attnKernel[T float](fn attnFn) exec.Kernel {
+func attnKernel[T float](fn attnFn, rows attnRows[T]) exec.Kernel {
 	return func(p *exec.Prep) (exec.Launch, error) {
 		a := AttentionShapeOf(p.Op)
 		y := data[T](p.Out)
@@ -88,7 +109,7 @@ func attnKernel[T float](fn attnFn) exec.Kernel {
 		body := func(lo, hi int) {
 			work := chunk(lo)
 			for bh := lo; bh < hi; bh++ {
-				attnHead(fn, a, bh, y, in, widths, work, d, scale)
+				attnHead(fn, a, bh, y, in, widths, work, d, scale, rows)
 			}
 		}
 		return func() error {
@@ -102,7 +123,7 @@ func attnKernel[T float](fn attnFn) exec.Kernel {
 }
 
 // attnHead computes one (sequence, head) block of an attention function.
-func attnHead[T float](fn attnFn, a exec.AttentionShape, bh int, y []T, in [][]T, widths []int, tmp []T, d int, scale float64) {
+func attnHead[T float](fn attnFn, a exec.AttentionShape, bh int, y []T, in [][]T, widths []int, tmp []T, d int, scale float64, rows attnRows[T]) {
 	tq, tk := a.Tq, a.Tk
 	s, h := bh/a.Heads, bh%a.Heads
 	p := func(buf []T) []T { return buf[bh*tq*tk : (bh+1)*tq*tk] } // this head's [Tq, Tk] block
@@ -117,7 +138,7 @@ func attnHead[T float](fn attnFn, a exec.AttentionShape, bh int, y []T, in [][]T
 		if a.Masked {
 			mask = in[2][s*tk : (s+1)*tk]
 		}
-		SoftmaxRows(out, tq, tk, a.Causal, mask)
+		rows.softmax(out, tq, tk, a.Causal, mask)
 	case attnApply:
 		v, wv := in[1], widths[1]
 		// y_h = P_h·v_h, written into the head's columns of the output rows
@@ -135,15 +156,7 @@ func attnHead[T float](fn attnFn, a exec.AttentionShape, bh int, y []T, in [][]T
 		q, k, pr, dp := in[0], in[1], p(in[2]), p(in[3])
 		wq, wk := widths[0], widths[1]
 		// dS = P ⊙ (dP − rowsum(dP ⊙ P)), then the scores' product rule.
-		for i := range tq {
-			var dot float64
-			for j := range tk {
-				dot += float64(dp[i*tk+j]) * float64(pr[i*tk+j])
-			}
-			for j := range tk {
-				tmp[i*tk+j] = pr[i*tk+j] * (dp[i*tk+j] - T(dot))
-			}
-		}
+		rows.grad(tmp, pr, dp, tq, tk)
 		if fn == attnProbsGradQ { // dq_h = dS·k_h·scale
 			Gemm(false, false, tq, d, tk, scale, tmp, tk, k[s*tk*wk+a.KOff+h*d:], wk, 0, y[s*tq*wq+a.QOff+h*d:], wq)
 		} else { // dk_h = dSᵀ·q_h·scale

@@ -12,8 +12,8 @@ import (
 // a chain of 193×128 products, far too small to keep a machine busy one node at a time.
 
 func init() {
-	register("ElmanSequence", elmanKernel[float32], elmanKernel[float64])
-	register("ElmanSequenceGrad", elmanGradKernel[float32], elmanGradKernel[float64])
+	register("ElmanSequence", elmanKernel(tanhRange[float32]), elmanKernel(tanhRange[float64]))
+	register("ElmanSequenceGrad", elmanGradKernel(tanhDerivRange[float32]), elmanGradKernel(tanhDerivRange[float64]))
 }
 
 // elmanDims returns T, B, In and H of an ElmanSequence over x [T·B, In] and w [H, In+H].
@@ -22,6 +22,7 @@ func elmanDims(steps int, x, w []int) (t, b, in, h int) {
 	return steps, x[0] / steps, w[1] - h, h
 }
 
+// tanhRange is x = tanh x in place.
 func tanhRange[T float](x []T) {
 	if isFloat32[T]() {
 		for i, v := range x {
@@ -34,9 +35,21 @@ func tanhRange[T float](x []T) {
 	}
 }
 
+// tanhDerivRange is d ⊙= 1 − y², tanh's derivative from its output y.
+func tanhDerivRange[T float](d, y []T) {
+	y = y[:len(d)]
+	for i := range d {
+		d[i] *= 1 - y[i]*y[i]
+	}
+}
+
 // elmanKernel: states[0] = h0; states[1..T] = x·W_xᵀ + b (one product); then for each
 // step, states[t] += states[t−1]·W_hᵀ and the activation.
-func elmanKernel[T float](p *exec.Prep) (exec.Launch, error) {
+func elmanKernel[T float](act func(x []T)) exec.Kernel {
+	return func(p *exec.Prep) (exec.Launch, error) { return elmanPrep(p, act) }
+}
+
+func elmanPrep[T float](p *exec.Prep, tanh func(x []T)) (exec.Launch, error) {
 	op := p.Op.(exec.ElmanSequence)
 	st := data[T](p.Out)
 	x, h0, w, bias := data[T](p.In[0]), data[T](p.In[1]), data[T](p.In[2]), data[T](p.In[3])
@@ -44,7 +57,7 @@ func elmanKernel[T float](p *exec.Prep) (exec.Launch, error) {
 	ld := in + h
 	rows := steps * b
 	var t int // the step the activation runs on
-	act := func(lo, hi int) { tanhRange(st[t*b*h+lo : t*b*h+hi]) }
+	act := func(lo, hi int) { tanh(st[t*b*h+lo : t*b*h+hi]) }
 	return func() error {
 		copy(st[:b*h], h0)
 		proj := st[b*h:]
@@ -64,7 +77,11 @@ func elmanKernel[T float](p *exec.Prep) (exec.Launch, error) {
 
 // elmanGradKernel: from the top, dpre_t = (dstates[t] + dpre_{t+1}·W_h) ⊙ act'(h_t), and
 // h0's gradient dstates[0] + dpre_1·W_h.
-func elmanGradKernel[T float](p *exec.Prep) (exec.Launch, error) {
+func elmanGradKernel[T float](deriv func(d, y []T)) exec.Kernel {
+	return func(p *exec.Prep) (exec.Launch, error) { return elmanGradPrep(p, deriv) }
+}
+
+func elmanGradPrep[T float](p *exec.Prep, tanhDeriv func(d, y []T)) (exec.Launch, error) {
 	op := p.Op.(exec.ElmanSequenceGrad)
 	out := data[T](p.Out)
 	w, st, dst := data[T](p.In[0]), data[T](p.In[1]), data[T](p.In[2])
@@ -74,12 +91,7 @@ func elmanGradKernel[T float](p *exec.Prep) (exec.Launch, error) {
 	b := p.In[1].Shape[0] / (op.Steps + 1)
 	steps := op.Steps
 	var t int // the step the derivative is applied at
-	deriv := func(lo, hi int) {
-		d, y := out[t*b*h:(t+1)*b*h], st[t*b*h:(t+1)*b*h]
-		for i := lo; i < hi; i++ {
-			d[i] *= 1 - y[i]*y[i]
-		}
-	}
+	deriv := func(lo, hi int) { tanhDeriv(out[t*b*h+lo:t*b*h+hi], st[t*b*h+lo:t*b*h+hi]) }
 	return func() error {
 		copy(out, dst)
 		for t = steps; t >= 1; t-- {

@@ -11,8 +11,8 @@ import (
 
 func init() {
 	register("LSTMCell", lstmCellKernel[float32], lstmCellKernel[float64])
-	register("LSTMSequence", lstmSeqKernel[float32], lstmSeqKernel[float64])
-	register("LSTMSequenceGrad", lstmSeqGradKernel[float32], lstmSeqGradKernel[float64])
+	register("LSTMSequence", lstmSeqKernel(lstmFwdRows[float32]), lstmSeqKernel(lstmFwdRows[float64]))
+	register("LSTMSequenceGrad", lstmSeqGradKernel(lstmBwdRows[float32]), lstmSeqGradKernel(lstmBwdRows[float64]))
 	register("LSTMUnpack", lstmUnpackKernel[float32], lstmUnpackKernel[float64])
 	register("LSTMPick", lstmPickKernel[float32], lstmPickKernel[float64])
 }
@@ -89,114 +89,131 @@ func lstmCellKernel[T float](p *exec.Prep) (exec.Launch, error) {
 // lstmRows is the fewest rows of h units worth a thread in the sequence kernels.
 func lstmRows(h int) int { return max(1, 2048/h) }
 
-// lstmSeqKernel fills the tape [T·B, 6H] from (xw, whh, h0, c0): each step is one
-// [B, H]·[H, 4H] product onto the step's input projections and the fused cell.
-func lstmSeqKernel[T float](p *exec.Prep) (exec.Launch, error) {
-	steps := p.Op.(exec.LSTMSequence).Steps
-	tape := data[T](p.Out)
-	xw, whh, h0, c0 := data[T](p.In[0]), data[T](p.In[1]), data[T](p.In[2]), data[T](p.In[3])
-	h := p.In[1].Shape[1]
-	b := p.In[0].Shape[0] / steps
+// lstmFwdRows is the cell over rows [lo, hi) of one step: the tape rows (6h wide) from
+// the step's pre-activation gates [rows, 4h] and the previous cell state (rows ldc apart).
+func lstmFwdRows[T float](tape, gates, cprev []T, ldc, lo, hi, h int) {
 	w := 6 * h
-	gatesS := p.Scratch(dtypeOf[T](), b*4*h)
-	var t int
-	var gates []T
-	cell := func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := tape[(t*b+r)*w : (t*b+r+1)*w]
-			g := gates[r*4*h : (r+1)*4*h]
-			var cPrev []T
-			if t == 0 {
-				cPrev = c0[r*h : (r+1)*h]
-			} else {
-				cPrev = tape[((t-1)*b+r)*w+h : ((t-1)*b+r)*w+2*h]
-			}
-			for j := range h {
-				i, f, gg, o := sigmoidT(g[j]), sigmoidT(g[h+j]), tanhT(g[2*h+j]), sigmoidT(g[3*h+j])
-				c := f*cPrev[j] + i*gg
-				row[j] = o * tanhT(c)
-				row[h+j] = c
-				row[2*h+j], row[3*h+j], row[4*h+j], row[5*h+j] = i, f, gg, o
-			}
+	for r := lo; r < hi; r++ {
+		row := tape[r*w : (r+1)*w]
+		g := gates[r*4*h : (r+1)*4*h]
+		cp := cprev[r*ldc : r*ldc+h]
+		for j := range h {
+			i, f, gg, o := sigmoidT(g[j]), sigmoidT(g[h+j]), tanhT(g[2*h+j]), sigmoidT(g[3*h+j])
+			c := f*cp[j] + i*gg
+			row[j] = o * tanhT(c)
+			row[h+j] = c
+			row[2*h+j], row[3*h+j], row[4*h+j], row[5*h+j] = i, f, gg, o
 		}
 	}
-	return func() error {
-		gates = scratch[T](gatesS)
-		for t = range steps {
-			copy(gates, xw[t*b*4*h:(t+1)*b*4*h])
-			hPrev, ldh := h0, h
+}
+
+// lstmSeqKernel fills the tape [T·B, 6H] from (xw, whh, h0, c0): each step is one
+// [B, H]·[H, 4H] product onto the step's input projections, then the cell.
+func lstmSeqKernel[T float](cell func(tape, gates, cprev []T, ldc, lo, hi, h int)) exec.Kernel {
+	return func(p *exec.Prep) (exec.Launch, error) {
+		steps := p.Op.(exec.LSTMSequence).Steps
+		tape := data[T](p.Out)
+		xw, whh, h0, c0 := data[T](p.In[0]), data[T](p.In[1]), data[T](p.In[2]), data[T](p.In[3])
+		h := p.In[1].Shape[1]
+		b := p.In[0].Shape[0] / steps
+		w := 6 * h
+		gatesS := p.Scratch(dtypeOf[T](), b*4*h)
+		var t int
+		var gates []T
+		body := func(lo, hi int) {
+			cprev, ldc := c0, h
 			if t > 0 {
-				hPrev, ldh = tape[(t-1)*b*w:], w
+				cprev, ldc = tape[(t-1)*b*w+h:], w
 			}
-			Gemm(false, true, b, 4*h, h, 1, hPrev, ldh, whh, h, 1, gates, 4*h)
-			For(b, lstmRows(h), cell)
+			cell(tape[t*b*w:], gates, cprev, ldc, lo, hi, h)
 		}
-		return nil
-	}, nil
+		return func() error {
+			gates = scratch[T](gatesS)
+			for t = range steps {
+				copy(gates, xw[t*b*4*h:(t+1)*b*4*h])
+				hPrev, ldh := h0, h
+				if t > 0 {
+					hPrev, ldh = tape[(t-1)*b*w:], w
+				}
+				Gemm(false, true, b, 4*h, h, 1, hPrev, ldh, whh, h, 1, gates, 4*h)
+				For(b, lstmRows(h), body)
+			}
+			return nil
+		}, nil
+	}
+}
+
+// lstmBwdRows is backpropagation through the cell over rows [lo, hi) of one step: from
+// the step's tape rows and their gradient, the previous cell state (rows ldc apart) and
+// the next step's dh and dc (dc updated in place to this step's dc·f), the pre-activation
+// gradients da [rows, 4h].
+func lstmBwdRows[T float](da, dhNext, dcNext, tape, dtape, cprev []T, ldc, lo, hi, h int) {
+	w, g4 := 6*h, 4*h
+	for r := lo; r < hi; r++ {
+		row, drow := tape[r*w:(r+1)*w], dtape[r*w:(r+1)*w]
+		cp := cprev[r*ldc : r*ldc+h]
+		d := da[r*g4 : (r+1)*g4]
+		for j := range h {
+			c, i, f, g, o := row[h+j], row[2*h+j], row[3*h+j], row[4*h+j], row[5*h+j]
+			tc := tanhT(c)
+			dh := drow[j] + dhNext[r*h+j]
+			dc := drow[h+j] + dcNext[r*h+j] + dh*o*(1-tc*tc)
+			d[j] = dc * g * i * (1 - i)
+			d[h+j] = dc * cp[j] * f * (1 - f)
+			d[2*h+j] = dc * i * (1 - g*g)
+			d[3*h+j] = dh * tc * o * (1 - o)
+			dcNext[r*h+j] = dc * f
+		}
+	}
 }
 
 // lstmSeqGradKernel is backpropagation through time over the tape, from (whh, h0, c0,
 // tape, dtape), into the packed gradients [T·B + H + B, 4H]: rows 0..T·B the input
 // projections', then H rows of the recurrent weight's (transposed), then B rows
 // [dh0 | dc0 | 0].
-func lstmSeqGradKernel[T float](p *exec.Prep) (exec.Launch, error) {
-	steps := p.Op.(exec.LSTMSequenceGrad).Steps
-	packed := data[T](p.Out)
-	whh, h0, c0, tape, dtape := data[T](p.In[0]), data[T](p.In[1]), data[T](p.In[2]), data[T](p.In[3]), data[T](p.In[4])
-	h := p.In[0].Shape[1]
-	b := p.In[3].Shape[0] / steps
-	w, g4 := 6*h, 4*h
-	da := packed[:steps*b*g4]                  // pre-activation gate gradients, time-major
-	dwT := packed[steps*b*g4 : (steps*b+h)*g4] // [H, 4H]
-	last := packed[(steps*b+h)*g4:]            // [B, 4H]: dh0 | dc0 | 0
-	nextS := p.Scratch(dtypeOf[T](), 2*b*h)
-	var t int
-	var dhNext, dcNext []T
-	cell := func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			k := t*b + r
-			row, drow := tape[k*w:(k+1)*w], dtape[k*w:(k+1)*w]
-			var cPrev []T
-			if t == 0 {
-				cPrev = c0[r*h : (r+1)*h]
-			} else {
-				cPrev = tape[(k-b)*w+h : (k-b)*w+2*h]
+func lstmSeqGradKernel[T float](cell func(da, dhNext, dcNext, tape, dtape, cprev []T, ldc, lo, hi, h int)) exec.Kernel {
+	return func(p *exec.Prep) (exec.Launch, error) {
+		steps := p.Op.(exec.LSTMSequenceGrad).Steps
+		packed := data[T](p.Out)
+		whh, h0, c0, tape, dtape := data[T](p.In[0]), data[T](p.In[1]), data[T](p.In[2]), data[T](p.In[3]), data[T](p.In[4])
+		h := p.In[0].Shape[1]
+		b := p.In[3].Shape[0] / steps
+		w, g4 := 6*h, 4*h
+		da := packed[:steps*b*g4]                  // pre-activation gate gradients, time-major
+		dwT := packed[steps*b*g4 : (steps*b+h)*g4] // [H, 4H]
+		last := packed[(steps*b+h)*g4:]            // [B, 4H]: dh0 | dc0 | 0
+		nextS := p.Scratch(dtypeOf[T](), 2*b*h)
+		var t int
+		var dhNext, dcNext []T
+		body := func(lo, hi int) {
+			cprev, ldc := c0, h
+			if t > 0 {
+				cprev, ldc = tape[(t-1)*b*w+h:], w
 			}
-			d := da[k*g4 : (k+1)*g4]
-			for j := range h {
-				c, i, f, g, o := row[h+j], row[2*h+j], row[3*h+j], row[4*h+j], row[5*h+j]
-				tc := tanhT(c)
-				dh := drow[j] + dhNext[r*h+j]
-				dc := drow[h+j] + dcNext[r*h+j] + dh*o*(1-tc*tc)
-				d[j] = dc * g * i * (1 - i)
-				d[h+j] = dc * cPrev[j] * f * (1 - f)
-				d[2*h+j] = dc * i * (1 - g*g)
-				d[3*h+j] = dh * tc * o * (1 - o)
-				dcNext[r*h+j] = dc * f
-			}
+			cell(da[t*b*g4:], dhNext, dcNext, tape[t*b*w:], dtape[t*b*w:], cprev, ldc, lo, hi, h)
 		}
+		return func() error {
+			next := scratch[T](nextS)
+			dhNext, dcNext = next[:b*h], next[b*h:]
+			clear(next)
+			for t = steps - 1; t >= 0; t-- {
+				For(b, lstmRows(h), body)
+				// dh_{t−1} = da_t · W_hh
+				Gemm(false, false, b, h, g4, 1, da[t*b*g4:], g4, whh, h, 0, dhNext, h)
+			}
+			// dW_hhᵀ = Σ_t h_{t−1}ᵀ · da_t: h0 for the first step, the tape's h for the others.
+			Gemm(true, false, h, g4, b, 1, h0, h, da, g4, 0, dwT, g4)
+			if steps > 1 {
+				Gemm(true, false, h, g4, (steps-1)*b, 1, tape, w, da[b*g4:], g4, 1, dwT, g4)
+			}
+			for r := range b {
+				copy(last[r*g4:r*g4+h], dhNext[r*h:(r+1)*h])
+				copy(last[r*g4+h:r*g4+2*h], dcNext[r*h:(r+1)*h])
+				clear(last[r*g4+2*h : (r+1)*g4])
+			}
+			return nil
+		}, nil
 	}
-	return func() error {
-		next := scratch[T](nextS)
-		dhNext, dcNext = next[:b*h], next[b*h:]
-		clear(next)
-		for t = steps - 1; t >= 0; t-- {
-			For(b, lstmRows(h), cell)
-			// dh_{t−1} = da_t · W_hh
-			Gemm(false, false, b, h, g4, 1, da[t*b*g4:], g4, whh, h, 0, dhNext, h)
-		}
-		// dW_hhᵀ = Σ_t h_{t−1}ᵀ · da_t: h0 for the first step, the tape's h for the others.
-		Gemm(true, false, h, g4, b, 1, h0, h, da, g4, 0, dwT, g4)
-		if steps > 1 {
-			Gemm(true, false, h, g4, (steps-1)*b, 1, tape, w, da[b*g4:], g4, 1, dwT, g4)
-		}
-		for r := range b {
-			copy(last[r*g4:r*g4+h], dhNext[r*h:(r+1)*h])
-			copy(last[r*g4+h:r*g4+2*h], dcNext[r*h:(r+1)*h])
-			clear(last[r*g4+2*h : (r+1)*g4])
-		}
-		return nil
-	}, nil
 }
 
 // LSTMPackedLayout returns T·B, B and H of a packed gradient of shape s.
