@@ -5,20 +5,51 @@ import (
 	"testing"
 )
 
-func TestClipGlobalNorm(t *testing.T) {
+// twoParams returns parameters of two elements each at 1, and an optimiser over them.
+func twoParams() (*Params, *Adam) {
+	ps := NewParams()
+	for _, n := range []string{"a", "b"} {
+		Fill(ps.New(n, 2), 1)
+	}
+	return ps, NewAdam(ps.All(), AdamConfig{LR: 0.1, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
+}
+
+// Clipping scales the gradients by limit/(‖g‖+1e-6) inside the step when the global norm
+// exceeds the limit (torch.nn.utils.clip_grad_norm_), leaves them when it does not, and
+// reports the norm before clipping; a non-finite norm leaves everything as it was.
+func TestAdamClipped(t *testing.T) {
 	grads := [][]float32{{3, 0}, {0, 4}} // global norm 5
-	if n := ClipGlobalNorm(grads, 10); n != 5 || grads[0][0] != 3 || grads[1][1] != 4 {
-		t.Fatalf("below the limit: norm %g, grads %v", n, grads)
+	for _, c := range []struct {
+		limit, scale float64
+	}{{10, 1}, {0, 1}, {1, 1 / (5 + 1e-6)}} {
+		ps, opt := twoParams()
+		if n := opt.Clipped(grads, c.limit); math.Abs(n-5) > 1e-6 {
+			t.Fatalf("limit %g: norm %g, want 5", c.limit, n)
+		}
+		if grads[0][0] != 3 || grads[1][1] != 4 {
+			t.Fatalf("the step changed the gradients: %v", grads)
+		}
+		// The same step taken on gradients scaled beforehand.
+		want, ref := twoParams()
+		ref.Update([][]float32{{float32(3 * c.scale), 0}, {0, float32(4 * c.scale)}})
+		for i, p := range ps.All() {
+			for j, v := range p.Data() {
+				if w := want.All()[i].Data()[j]; math.Abs(float64(v-w)) > 1e-7 {
+					t.Fatalf("limit %g: %s = %v, want %v", c.limit, p.Name, p.Data(), want.All()[i].Data())
+				}
+			}
+		}
+		if opt.Steps != 1 {
+			t.Fatalf("steps %d after one", opt.Steps)
+		}
 	}
-	if n := ClipGlobalNorm(grads, 1); n != 5 {
-		t.Fatalf("norm %g, want 5", n)
+	ps, opt := twoParams()
+	if n := opt.Clipped([][]float32{{float32(math.Inf(1)), 0}, {0, 1}}, 1); !math.IsInf(n, 1) {
+		t.Fatalf("norm %g, want +Inf", n)
 	}
-	// torch.nn.utils.clip_grad_norm_ gives 3/5·(1/(5+1e-6)) ·5 = 0.59999988
-	if math.Abs(float64(grads[0][0])-0.6) > 1e-6 || math.Abs(float64(grads[1][1])-0.8) > 1e-6 {
-		t.Fatalf("clipped to %v, want [0.6 0] [0 0.8]", grads)
-	}
-	before := grads[1][1]
-	if n := ClipGlobalNorm(grads, 0); math.Abs(n-1) > 1e-6 || grads[1][1] != before {
-		t.Fatalf("measuring only: %g %v", n, grads)
+	for _, p := range ps.All() {
+		if p.Data()[0] != 1 || p.Data()[1] != 1 || opt.Steps != 0 {
+			t.Fatalf("a non-finite norm changed %s to %v (steps %d)", p.Name, p.Data(), opt.Steps)
+		}
 	}
 }

@@ -14,6 +14,7 @@ type Gradients struct {
 	*Program
 	Params  []*Param
 	nReport int
+	grads   [][]float32 // Grads' result, reused
 }
 
 // CompileGradients differentiates loss with respect to params (as used in loss's graph)
@@ -40,11 +41,14 @@ func CompileGradients(loss *G.Node, params []*Param, report ...*G.Node) (*Gradie
 // Grad returns the gradient of parameter i after Run.
 func (gr *Gradients) Grad(i int) []float32 { return gr.Floats(1 + gr.nReport + i) }
 
-// Grads returns every parameter's gradient after Run, in Params order.
+// Grads returns every parameter's gradient after Run, in Params order. The list is reused
+// by every call.
 func (gr *Gradients) Grads() [][]float32 {
-	gs := make([][]float32, len(gr.Params))
-	for i := range gs {
-		gs[i] = gr.Grad(i)
+	if gr.grads == nil {
+		gr.grads = make([][]float32, len(gr.Params))
 	}
-	return gs
+	for i := range gr.grads {
+		gr.grads[i] = gr.Grad(i)
+	}
+	return gr.grads
 }

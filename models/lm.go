@@ -264,7 +264,7 @@ func (m *recurrentLM) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) 
 	if err := m.trainProg.Run(); err != nil {
 		return nil, err
 	}
-	norm := clipAndStep(m.opt, m.trainProg.Grads(), m.text.Clip)
+	norm := m.opt.Clipped(m.trainProg.Grads(), m.text.Clip)
 	if m.carry {
 		for i, p := range m.carried {
 			copy(p.Data(), m.trainProg.Floats(1+i))
@@ -317,17 +317,6 @@ func evaluateTokens(ctx context.Context, s datasets.Stream, score func(*datasets
 		return nil, fmt.Errorf("evaluation: no targets")
 	}
 	return lmMetrics(sum/float64(n), s), nil
-}
-
-// clipAndStep clips the gradients to a global norm (0: no clipping) and takes an optimiser
-// step, unless the norm is not finite (the trainer then stops on the reported norm). It
-// returns the norm before clipping.
-func clipAndStep(opt *graph.Adam, grads [][]float32, clip float64) float64 {
-	norm := graph.ClipGlobalNorm(grads, clip)
-	if !math.IsNaN(norm) && !math.IsInf(norm, 0) {
-		opt.Update(grads)
-	}
-	return norm
 }
 
 // lmMetrics reports a mean loss in nats per token with its perplexity and bits per

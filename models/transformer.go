@@ -312,7 +312,7 @@ func (m *Transformer) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) 
 	if err := m.trainProg.Run(); err != nil {
 		return nil, err
 	}
-	norm := clipAndStep(m.opt, m.trainProg.Grads(), m.cfg.Clip)
+	norm := m.opt.Clipped(m.trainProg.Grads(), m.cfg.Clip)
 	return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", norm}}, nil
 }
 

@@ -203,13 +203,18 @@ func (t *trainer) withAverage(f func() error) error {
 }
 
 // Average returns the moving average of m's trainable weights that tc asks for, starting
-// at their current values, or nil when tc.EMA is 0. The trainer and `aigc bench` update it
-// after each step.
+// at their current values, or nil when tc.EMA is 0. Each of m's optimisers updates it in
+// its own pass over its parameters; the trainer and `aigc bench` call its Update after
+// each step, which counts it.
 func Average(m models.Model, tc *configs.Train) *graph.EMA {
 	if tc.EMA <= 0 {
 		return nil
 	}
-	return graph.NewEMA(m.Params().All(), tc.EMA)
+	e := graph.NewEMA(m.Params().All(), tc.EMA)
+	for _, o := range m.Optimizers() {
+		o.Average(e)
+	}
+	return e
 }
 
 func parseFloat(s string, def float64) float64 {

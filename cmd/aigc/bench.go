@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
+	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aigc-go/aigc/datasets"
 	"github.com/aigc-go/aigc/graph"
+	"github.com/aigc-go/aigc/graph/exec"
 	"github.com/aigc-go/aigc/internal/rng"
 	"github.com/aigc-go/aigc/models"
 	"github.com/aigc-go/aigc/train"
@@ -21,8 +24,9 @@ type benchOptions struct {
 	Config configFlags
 	Data   string
 	Steps  int
-	Warmup int
-	JSON   bool
+	Warmup  int
+	JSON    bool
+	Profile bool
 }
 
 func newBenchCmd(g *globalOptions) *cobra.Command {
@@ -45,6 +49,7 @@ func newBenchCmd(g *globalOptions) *cobra.Command {
 	f.IntVar(&o.Steps, "steps", 100, "timed training steps")
 	f.IntVar(&o.Warmup, "warmup", 10, "untimed steps first")
 	f.BoolVar(&o.JSON, "json", false, "print the results as JSON")
+	f.BoolVar(&o.Profile, "profile", false, "also time every instruction and print the time of each op kind")
 	return cmd
 }
 
@@ -92,11 +97,13 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	if err := steps(ctx, m, ema, data.Train, r, o.Warmup); err != nil {
 		return err
 	}
+	exec.Profile(o.Profile)
 	start := time.Now()
 	if err := steps(ctx, m, ema, data.Train, r, o.Steps); err != nil {
 		return err
 	}
 	elapsed := time.Since(start).Seconds()
+	kinds := exec.Profile(false)
 
 	bs := cfg.TrainConfig().BatchSize
 	rep := benchReport{
@@ -122,7 +129,29 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	}
 	fmt.Fprintf(o.Out, "  %.2f ms/step  %.1f steps/s  %s  %.1f GFLOP/s (%.3f GFLOP/step)\n",
 		rep.MsPerStep, rep.StepsPerS, rate, rep.GFLOPS, float64(rep.FLOPsPerStep)/1e9)
+	if o.Profile {
+		printProfile(o.Out, kinds, o.Steps, elapsed)
+	}
 	return nil
+}
+
+// printProfile lists the time of each op kind per step, largest first, and what the
+// instructions leave to the host (feeding batches, reading results).
+func printProfile(w io.Writer, kinds map[string]time.Duration, steps int, elapsed float64) {
+	names := make([]string, 0, len(kinds))
+	var total time.Duration
+	for k, d := range kinds {
+		names = append(names, k)
+		total += d
+	}
+	sort.Slice(names, func(i, j int) bool { return kinds[names[i]] > kinds[names[j]] })
+	perStep := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(steps) }
+	fmt.Fprintf(w, "  %-22s %9s %6s\n", "op kind", "ms/step", "share")
+	for _, k := range names {
+		fmt.Fprintf(w, "  %-22s %9.3f %5.1f%%\n", k, perStep(kinds[k]), 100*kinds[k].Seconds()/elapsed)
+	}
+	host := elapsed - total.Seconds()
+	fmt.Fprintf(w, "  %-22s %9.3f %5.1f%%\n", "(outside instructions)", host*1000/float64(steps), 100*host/elapsed)
 }
 
 // steps runs n training steps, crossing epochs as needed, updating ema when not nil.

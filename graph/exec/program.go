@@ -3,6 +3,8 @@ package exec
 import (
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Program is a compiled graph on a device.
@@ -19,6 +21,7 @@ type Program struct {
 type step struct {
 	run  Launch
 	name string
+	kind string
 }
 
 type output struct {
@@ -64,7 +67,7 @@ func Compile(dev Device, g *Graph) (prog *Program, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.name(), err)
 		}
-		p.steps = append(p.steps, step{run: run, name: n.name()})
+		p.steps = append(p.steps, step{run: run, name: n.name(), kind: n.Op.Kind()})
 	}
 	for _, dt := range []DType{Float32, Float64} {
 		n := scratch.size(dt)
@@ -152,6 +155,9 @@ func (p *Program) Run() error {
 			return err
 		}
 	}
+	if profile != nil {
+		return p.runProfiled()
+	}
 	for i := range p.steps {
 		if err := p.steps[i].run(); err != nil {
 			return fmt.Errorf("%s: %w", p.steps[i].name, err)
@@ -216,4 +222,49 @@ func RunOnce(dev Device, k Kernel, op Op, out Operand, in []Operand) error {
 		defer dev.Free(r.buf)
 	}
 	return run()
+}
+
+// Profiling: with a profile set, every Run times each instruction and adds the time to
+// its kind's total (a diagnostic: it costs two clock reads per instruction).
+var (
+	profileMu sync.Mutex
+	profile   map[string]time.Duration
+)
+
+// Profile starts (on) or stops collecting per-kind instruction times and returns what was
+// collected, by kind.
+func Profile(on bool) map[string]time.Duration {
+	profileMu.Lock()
+	defer profileMu.Unlock()
+	prev := profile
+	profile = nil
+	if on {
+		profile = map[string]time.Duration{}
+	}
+	return prev
+}
+
+func (p *Program) runProfiled() error {
+	for i := range p.steps {
+		start := time.Now()
+		err := p.steps[i].run()
+		if err == nil {
+			err = p.dev.Sync()
+		}
+		d := time.Since(start)
+		profileMu.Lock()
+		if profile != nil {
+			profile[p.steps[i].kind] += d
+		}
+		profileMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.steps[i].name, err)
+		}
+	}
+	for _, o := range p.outputs {
+		if err := p.dev.CopyOut(o.buf); err != nil {
+			return err
+		}
+	}
+	return p.dev.Sync()
 }

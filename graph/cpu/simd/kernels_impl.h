@@ -73,12 +73,12 @@ void NAME(aigc_map)(int fn, float alpha, float *y, const float *x, long n) {
 	switch (fn) {
 	case MAP_RELU:
 		for (long i = 0; i < n; i++) {
-			y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+			y[i] = vm_sel(x[i] > 0.0f, x[i], 0.0f);
 		}
 		break;
 	case MAP_LEAKY:
 		for (long i = 0; i < n; i++) {
-			y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
+			y[i] = vm_sel(x[i] > 0.0f, x[i], alpha * x[i]);
 		}
 		break;
 	case MAP_TANH:
@@ -109,12 +109,12 @@ void NAME(aigc_map_grad)(int fn, float alpha, float *dx, const float *y, const f
 	switch (fn) {
 	case MAP_RELU:
 		for (long i = 0; i < n; i++) {
-			dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+			dx[i] = vm_sel(y[i] > 0.0f, dy[i], 0.0f);
 		}
 		break;
 	case MAP_LEAKY:
 		for (long i = 0; i < n; i++) {
-			dx[i] = y[i] > 0.0f ? dy[i] : alpha * dy[i];
+			dx[i] = vm_sel(y[i] > 0.0f, dy[i], alpha * dy[i]);
 		}
 		break;
 	case MAP_TANH:
@@ -180,7 +180,7 @@ void NAME(aigc_bce_rows)(float *out, const float *l, const float *t, long rows, 
 			const float *lr = l + r * cols + c0, *tr = t + r * cols + c0;
 			for (long i = 0; i < m; i++) {
 				float x = lr[i];
-				terms[i] = (x > 0.0f ? x : 0.0f) - tr[i] * x + vm_log1p(vm_exp(-__builtin_fabsf(x)));
+				terms[i] = vm_sel(x > 0.0f, x, 0.0f) - tr[i] * x + vm_log1p(vm_exp(-__builtin_fabsf(x)));
 			}
 			long i = 0;
 			for (; i + LANES <= m; i += LANES) {
@@ -220,7 +220,7 @@ static inline float row_max(const float *x, long n) {
 	long i = 0;
 	for (; i + LANES <= n; i += LANES) {
 		for (int j = 0; j < LANES; j++) {
-			acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+			acc[j] = vm_sel(x[i + j] > acc[j], x[i + j], acc[j]);
 		}
 	}
 	float m = x[0];
@@ -385,8 +385,8 @@ void NAME(aigc_softmax_rows)(float *s, long rows, long cols, int causal, long di
 		}
 		float m = -__builtin_inff();
 		for (long j = 0; j < end; j++) {
-			float v = (mask == 0 || mask[j] != 0.0f) ? row[j] : -__builtin_inff();
-			m = v > m ? v : m;
+			float v = mask == 0 ? row[j] : vm_sel(mask[j] != 0.0f, row[j], -__builtin_inff());
+			m = vm_sel(v > m, v, m);
 		}
 		if (m == -__builtin_inff()) {
 			for (long j = 0; j < cols; j++) {
@@ -396,7 +396,7 @@ void NAME(aigc_softmax_rows)(float *s, long rows, long cols, int causal, long di
 		}
 		for (long j = 0; j < end; j++) {
 			float e = vm_exp(row[j] - m);
-			row[j] = (mask == 0 || mask[j] != 0.0f) ? e : 0.0f;
+			row[j] = mask == 0 ? e : vm_sel(mask[j] != 0.0f, e, 0.0f);
 		}
 		for (long j = end; j < cols; j++) {
 			row[j] = 0.0f;

@@ -16,6 +16,11 @@
 #define VM_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
+// vm_sel is c ? a : b by bit masks. With a plain ?:, GCC moves the arithmetic of an arm
+// into a branch and, under the default -ftrapping-math, cannot turn the branch back into
+// a blend without AVX-512's masking: the loop stays scalar on AVX2 and SSE2.
+static inline float vm_sel(int c, float a, float b);
+
 static inline float vm_bits(uint32_t u) {
 	float f;
 	memcpy(&f, &u, 4);
@@ -28,11 +33,16 @@ static inline uint32_t vm_ubits(float f) {
 	return u;
 }
 
+static inline float vm_sel(int c, float a, float b) {
+	uint32_t m = -(uint32_t)(c != 0);
+	return vm_bits((vm_ubits(a) & m) | (vm_ubits(b) & ~m));
+}
+
 // vm_exp is e^x: x = k·ln2 + r with |r| ≤ ln2/2, e^r by Cephes' expf polynomial, 2^k in
 // the exponent bits. 0 below −87.3 (no subnormals), +Inf above ln(FLT_MAX), NaN for NaN.
 static inline float vm_exp(float x) {
-	float xc = x < -87.33654f ? -87.33654f : x;
-	xc = xc > 88.72283f ? 88.72283f : xc;
+	float xc = vm_sel(x < -87.33654f, -87.33654f, x);
+	xc = vm_sel(xc > 88.72283f, 88.72283f, xc);
 	// k = round(x/ln2): adding and subtracting 1.5·2^23 rounds to an integer (the
 	// compiler keeps the pair: no -ffast-math), and vectorises where rintf would not.
 	float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -48,11 +58,11 @@ static inline float vm_exp(float x) {
 	// y·2^k, in two factors at the top, where k = 128 for x just below ln(FLT_MAX).
 	int32_t ki = (int32_t)k;
 	int32_t k1 = ki > 127 ? 127 : ki;
-	float twice = ki > 127 ? 2.0f : 1.0f;
+	float twice = vm_sel(ki > 127, 2.0f, 1.0f);
 	y = y * vm_bits((uint32_t)(k1 + 127) << 23) * twice;
-	y = x < -87.33654f ? 0.0f : y;
-	y = x > 88.72283f ? __builtin_inff() : y;
-	return x != x ? x : y;
+	y = vm_sel(x < -87.33654f, 0.0f, y);
+	y = vm_sel(x > 88.72283f, __builtin_inff(), y);
+	return vm_sel(x != x, x, y);
 }
 
 // vm_log is log x for finite x > 0 (the callers' only arguments): x = 2^e·m with m in
@@ -61,13 +71,9 @@ static inline float vm_log(float x) {
 	uint32_t u = vm_ubits(x);
 	int32_t e = (int32_t)((u >> 23) & 0xff) - 126;
 	float m = vm_bits((u & 0x007fffffu) | 0x3f000000u); // in [0.5, 1)
-	// Selects of values computed on both paths (no arithmetic in a conditional arm), so that
-	// the loop stays branch-free under the default -ftrapping-math.
 	int small = m < 0.707106781186547524f;
-	int e1 = e - 1;
-	float m2 = m + m;
-	e = small ? e1 : e;
-	m = small ? m2 : m;
+	e = small ? e - 1 : e; // integer: no trap, no branch
+	m = vm_sel(small, m + m, m);
 	float f = m - 1.0f;
 	float z = f * f;
 	float p = 7.0376836292e-2f;
@@ -100,8 +106,7 @@ static inline float vm_log1p(float u) {
 static inline float vm_sigmoid(float x) {
 	float e = vm_exp(-__builtin_fabsf(x));
 	float s = 1.0f / (1.0f + e);
-	float es = e * s;
-	return x >= 0.0f ? s : es;
+	return vm_sel(x >= 0.0f, s, e * s);
 }
 
 // vm_tanh is tanh x: Cephes' odd polynomial below |x| = 0.625, where 1 − e^−2|x| would
@@ -118,7 +123,7 @@ static inline float vm_tanh(float x) {
 	p = VM_FMA(p, z, 1.33314422036e-1f);
 	p = VM_FMA(p, z, -3.33332819422e-1f);
 	float small = VM_FMA(p * z, x, x);
-	return a < 0.625f ? small : big;
+	return vm_sel(a < 0.625f, small, big);
 }
 
 // vm_normal returns Φ(x) and φ(x) of the standard normal distribution: Φ(x) =
@@ -143,9 +148,7 @@ static inline void vm_normal(float x, float *cdf, float *pdf) {
 	p = VM_FMA(p, u, 1.00002368f);
 	p = VM_FMA(p, u, -1.26551223f);
 	float tail = 0.5f * u * g * vm_exp(p); // ½·erfc(|x|/√2): Φ(−|x|)
-	float upper = 1.0f - tail;
-	float c = x <= 0.0f ? tail : upper;
-	*cdf = x != x ? x : c;
+	*cdf = vm_sel(x != x, x, vm_sel(x <= 0.0f, tail, 1.0f - tail));
 	*pdf = 0.39894228040143268f * g;
 }
 
