@@ -20,10 +20,10 @@ import (
 
 type benchOptions struct {
 	*globalOptions
-	Model  string
-	Config configFlags
-	Data   string
-	Steps  int
+	Model   string
+	Config  configFlags
+	Data    string
+	Steps   int
 	Warmup  int
 	JSON    bool
 	Profile bool
