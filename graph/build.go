@@ -46,10 +46,10 @@ func Input(g *G.ExprGraph, name string, dt tensor.Dtype, shape ...int) *G.Node {
 
 // Feed copies data into the tensor bound to input node n.
 func Feed(n *G.Node, data []float32) error {
-	dst, ok := n.Value().Data().([]float32)
-	if !ok {
+	if n.Dtype() != tensor.Float32 {
 		return fmt.Errorf("feed %s: input is %v, not float32", n.Name(), n.Dtype())
 	}
+	dst := Buffer(n)
 	if len(data) != len(dst) {
 		return fmt.Errorf("feed %s: %d values for shape %v", n.Name(), len(data), n.Shape())
 	}
@@ -57,8 +57,9 @@ func Feed(n *G.Node, data []float32) error {
 	return nil
 }
 
-// Buffer returns the float32 tensor bound to input node n, for filling in place.
-func Buffer(n *G.Node) []float32 { return n.Value().Data().([]float32) }
+// Buffer returns the float32 tensor bound to input node n, for filling in place. (Not
+// Data(), which boxes the slice in an interface: an allocation per call.)
+func Buffer(n *G.Node) []float32 { return n.Value().(*tensor.Dense).Float32s() }
 
 // Scalar returns a constant scalar of the graph's element type.
 func Scalar(like *G.Node, v float64) *G.Node {

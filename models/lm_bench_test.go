@@ -34,16 +34,7 @@ func benchLM(b *testing.B, family string) {
 		b.Fatal(err)
 	}
 	batch := <-s.Epoch(context.Background(), 0, 0)
-	r := rng.New(2)
-	b.ResetTimer()
-	for range b.N {
-		if _, err := m.TrainStep(batch, r); err != nil {
-			b.Fatal(err)
-		}
-	}
-	sec := b.Elapsed().Seconds()
-	b.ReportMetric(float64(rows*window*b.N)/sec, "tokens/s")
-	b.ReportMetric(float64(m.StepFLOPs())*float64(b.N)/sec/1e9, "GFLOP/s")
+	benchSteps(b, m, batch, "tokens/s", rows*window)
 }
 
 func BenchmarkRNNTrainStep(b *testing.B)  { benchLM(b, "rnn") }

@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkVAETrainStep times one training step of the default VAE (batch 128) on real
-// MNIST images, reporting samples/s and the GFLOP/s of its matrix products.
+// MNIST images.
 func BenchmarkVAETrainStep(b *testing.B) {
 	set, err := datasets.LoadImages("")
 	if err != nil {
@@ -23,14 +23,5 @@ func BenchmarkVAETrainStep(b *testing.B) {
 	for i, p := range set.Train.Pixels[:128*784] {
 		batch.X[i] = float32(p) / 255
 	}
-	r := rng.New(2)
-	b.ResetTimer()
-	for range b.N {
-		if _, err := m.TrainStep(batch, r); err != nil {
-			b.Fatal(err)
-		}
-	}
-	s := b.Elapsed().Seconds()
-	b.ReportMetric(float64(128*b.N)/s, "samples/s")
-	b.ReportMetric(float64(m.StepFLOPs())*float64(b.N)/s/1e9, "GFLOP/s")
+	benchSteps(b, m, batch, "samples/s", 128)
 }
