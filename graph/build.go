@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"runtime"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -22,15 +23,21 @@ func must(n *G.Node, err error) *G.Node {
 	return n
 }
 
-// Build runs f and returns the first graph-building error raised inside it.
+// Build runs f and returns the first graph-building error raised inside it, or the error
+// f panics with (models panic with a failed Compile inside their Build).
 func Build(f func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			be, ok := r.(buildError)
-			if !ok {
+			switch e := r.(type) {
+			case buildError:
+				err = fmt.Errorf("building graph: %w", e.err)
+			case runtime.Error:
+				panic(r)
+			case error: // f's own panic(err), as a model's compile step does
+				err = e
+			default:
 				panic(r)
 			}
-			err = fmt.Errorf("building graph: %w", be.err)
 		}
 	}()
 	f()

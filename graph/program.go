@@ -47,6 +47,14 @@ func UseBackend(b Backend) Backend {
 	return prev
 }
 
+// UseDevice makes the executor compile programs for d from now on and returns the
+// previous device.
+func UseDevice(d exec.Device) exec.Device {
+	prev := device
+	device = d
+	return prev
+}
+
 // BackendName names the machine that runs compiled programs.
 func BackendName() string { return backend.Name() }
 

@@ -126,6 +126,14 @@ func register(f *Family) {
 	if _, dup := registry[f.Name]; dup {
 		panic("models: family registered twice: " + f.Name)
 	}
+	build := f.Build
+	f.Build = func(cfg configs.Config, env Env, r *rng.RNG) (Model, error) {
+		m, err := build(cfg, env, r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		return m, nil
+	}
 	registry[f.Name] = f
 }
 
