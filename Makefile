@@ -13,7 +13,7 @@ BLAS    := $(if $(HAVE_OPENBLAS),OpenBLAS,pure-Go BLAS (install libopenblas-dev 
 GOFLAGS := -tags '$(TAGS)'
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test lint demo bench fuzz classifier-weights clean
+.PHONY: build test lint demo bench bench-compare fuzz classifier-weights clean
 
 build:
 	@echo "building $(BIN) with $(BLAS)"
@@ -38,8 +38,14 @@ demo: build
 # Go benchmarks of the engine and of a training step of each model (VAE, GAN, RNN, LSTM,
 # GPT), then aigc's own bench of the VAE.
 bench: build
-	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 50x ./graph ./models
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 50x ./graph/... ./models
 	./$(BIN) bench vae
+
+# Training throughput and peak memory of vae, gan, rnn, lstm and gpt beside their PyTorch
+# twins (scripts/torch), alternating, 3 rounds each (about 10 minutes on 2 cores), into
+# bench/RESULTS.md. Needs /usr/bin/python3 with torch (Debian: python3-torch).
+bench-compare: build
+	/usr/bin/python3 scripts/bench_compare.py --rounds 3 --aigc $(BIN) --out bench/RESULTS.md
 
 # Retrain the classifier that judges generated images (FID, Inception Score) and embed its
 # weights: 5 epochs, about 6 minutes on 2 cores.

@@ -6,12 +6,14 @@ import (
 	"io"
 	"runtime"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aigc-go/aigc/datasets"
 	"github.com/aigc-go/aigc/graph"
+	"github.com/aigc-go/aigc/graph/cpu"
 	"github.com/aigc-go/aigc/graph/exec"
 	"github.com/aigc-go/aigc/internal/rng"
 	"github.com/aigc-go/aigc/models"
@@ -68,6 +70,9 @@ type benchReport struct {
 	TokensPerS   float64 `json:"tokens_per_s,omitempty"` // language models: samples × block_size
 	FLOPsPerStep int64   `json:"flops_per_step"`
 	GFLOPS       float64 `json:"gflops"`
+	SgemmGFLOPS  float64 `json:"sgemm_gflops"` // the machine's float32 product rate, measured first
+	SIMD         string  `json:"simd,omitempty"`
+	PeakRSS      int64   `json:"peak_rss_bytes,omitempty"`
 }
 
 func runBench(ctx context.Context, o *benchOptions) error {
@@ -86,6 +91,7 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	if err != nil {
 		return err
 	}
+	sgemm := cpu.SgemmRate(200 * time.Millisecond)
 	r := rng.New(o.Seed)
 	m, err := fam.Build(cfg, data.Env, r)
 	if err != nil {
@@ -113,6 +119,9 @@ func runBench(ctx context.Context, o *benchOptions) error {
 		StepsPerS:    float64(o.Steps) / elapsed,
 		SamplesPerS:  float64(o.Steps*bs) / elapsed,
 		FLOPsPerStep: m.StepFLOPs(),
+		SgemmGFLOPS:  sgemm,
+		SIMD:         cpu.SIMD(),
+		PeakRSS:      peakRSS(),
 	}
 	if data.PerRow > 1 {
 		rep.TokensPerS = rep.SamplesPerS * float64(data.PerRow)
@@ -121,18 +130,36 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	if o.JSON {
 		return printJSON(o.Out, rep)
 	}
-	fmt.Fprintf(o.Out, "%s: batch %d, %d steps after %d warm-up, %s with %d threads (%s, %s)\n",
-		rep.Model, bs, rep.Steps, o.Warmup, rep.Device, rep.Threads, rep.BLAS, rep.Backend)
+	fmt.Fprintf(o.Out, "%s: batch %d, %d steps after %d warm-up, %s with %d threads (%s, %s, %s kernels)\n",
+		rep.Model, bs, rep.Steps, o.Warmup, rep.Device, rep.Threads, rep.BLAS, rep.Backend, kernelsName(rep.SIMD))
 	rate := fmt.Sprintf("%.0f samples/s", rep.SamplesPerS)
 	if rep.TokensPerS > 0 {
 		rate = fmt.Sprintf("%.0f tokens/s", rep.TokensPerS)
 	}
-	fmt.Fprintf(o.Out, "  %.2f ms/step  %.1f steps/s  %s  %.1f GFLOP/s (%.3f GFLOP/step)\n",
-		rep.MsPerStep, rep.StepsPerS, rate, rep.GFLOPS, float64(rep.FLOPsPerStep)/1e9)
+	fmt.Fprintf(o.Out, "  %.2f ms/step  %.1f steps/s  %s  %.1f GFLOP/s (%.3f GFLOP/step) of the machine's %.0f GFLOP/s sgemm\n",
+		rep.MsPerStep, rep.StepsPerS, rate, rep.GFLOPS, float64(rep.FLOPsPerStep)/1e9, rep.SgemmGFLOPS)
 	if o.Profile {
 		printProfile(o.Out, kinds, o.Steps, elapsed)
 	}
 	return nil
+}
+
+// kernelsName says which CPU kernels ran: the vectorised ones and their instruction set,
+// or the reference ones.
+func kernelsName(simd string) string {
+	if simd == "" {
+		return "reference"
+	}
+	return simd
+}
+
+// peakRSS is the process's peak resident memory so far, in bytes (0 where unknown).
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024 // kilobytes on Linux
 }
 
 // printProfile lists the time of each op kind per step, largest first, and what the

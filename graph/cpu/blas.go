@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"runtime"
+	"time"
 
 	"gonum.org/v1/gonum/blas"
 )
@@ -42,4 +43,23 @@ func Gemm[T float](tA, tB bool, m, n, k int, alpha float64, a []T, lda int, b []
 type blasImpl interface {
 	blas.Float32Level3
 	blas.Float64Level3
+}
+
+// SgemmRate measures the rate of float32 matrix products this machine reaches with the
+// current threads: square products of n (512, the size of the models' large layers)
+// repeated for about the given time. It is the yardstick `aigc bench` puts beside a
+// model's achieved GFLOP/s.
+func SgemmRate(d time.Duration) float64 {
+	const n = 512
+	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+	for i := range a {
+		a[i], b[i] = float32(i%7)/7, float32(i%5)/5
+	}
+	Gemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n) // warm up the threads and caches
+	start, runs := time.Now(), 0
+	for time.Since(start) < d || runs < 2 {
+		Gemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+		runs++
+	}
+	return 2 * n * n * n * float64(runs) / time.Since(start).Seconds() / 1e9
 }
