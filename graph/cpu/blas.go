@@ -18,12 +18,64 @@ func SetThreads(n int) {
 		n = runtime.NumCPU()
 	}
 	runtime.GOMAXPROCS(n)
+	if splitGemm {
+		n = 1 // products are split on aigc's threads (see Gemm)
+	}
 	setBLASThreads(n)
 }
 
 // Gemm is C = alpha·op(A)·op(B) + beta·C for row-major float32 or float64 matrices, op
-// transposing when its flag is set, on the BLAS this build links.
+// transposing when its flag is set, on the BLAS this build links. With OpenBLAS, a large
+// product is split into blocks of C's rows or columns run on aigc's own threads, each a
+// single-threaded BLAS call: OpenBLAS's thread pool and aigc's took turns on the same
+// cores, and each switch between them cost a gemm about a fifth of its time (OpenBLAS's
+// idle workers either spin, taking a core from aigc's element-wise work, or sleep, and are
+// woken for every product).
 func Gemm[T float](tA, tB bool, m, n, k int, alpha float64, a []T, lda int, b []T, ldb int, beta float64, c []T, ldc int) {
+	threads := Threads()
+	if !splitGemm || threads < 2 || m*n*k < gemmSplitWork {
+		gemm1(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if m >= n { // blocks of rows
+		chunk := roundUp((m+threads-1)/threads, 16)
+		forBlocks(m, chunk, func(lo, hi int) {
+			aOff := lo * lda // A's rows lo:hi, or with tA its columns
+			if tA {
+				aOff = lo
+			}
+			gemm1(tA, tB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+		})
+		return
+	}
+	chunk := roundUp((n+threads-1)/threads, 16)
+	forBlocks(n, chunk, func(lo, hi int) {
+		bOff := lo // B's columns lo:hi, or with tB its rows
+		if tB {
+			bOff = lo * ldb
+		}
+		gemm1(tA, tB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
+	})
+}
+
+// gemmSplitWork is the fewest multiply-adds worth splitting a product across threads
+// (OpenBLAS's own threshold).
+const gemmSplitWork = 1 << 18
+
+func roundUp(n, to int) int { return (n + to - 1) / to * to }
+
+// forBlocks runs f on [lo, hi) blocks of chunk items of [0, n), one per thread.
+func forBlocks(n, chunk int, f func(lo, hi int)) {
+	blocks := (n + chunk - 1) / chunk
+	For(blocks, 1, func(b0, b1 int) {
+		for bl := b0; bl < b1; bl++ {
+			f(bl*chunk, min((bl+1)*chunk, n))
+		}
+	})
+}
+
+// gemm1 is one BLAS call.
+func gemm1[T float](tA, tB bool, m, n, k int, alpha float64, a []T, lda int, b []T, ldb int, beta float64, c []T, ldc int) {
 	ta, tb := blas.NoTrans, blas.NoTrans
 	if tA {
 		ta = blas.Trans

@@ -8,6 +8,9 @@ import "gonum.org/v1/gonum/blas/gonum"
 // work over GOMAXPROCS goroutines.
 var impl blasImpl = gonum.Implementation{}
 
+// splitGemm: gonum's BLAS splits its products across goroutines itself.
+const splitGemm = false
+
 func blasName() string { return "gonum (pure Go)" }
 
 func setBLASThreads(int) {}

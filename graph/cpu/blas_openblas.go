@@ -79,9 +79,14 @@ import "gonum.org/v1/netlib/blas/netlib"
 // products back to back) the same.
 var impl blasImpl = netlib.Implementation{}
 
+// splitGemm: Gemm splits large products across aigc's threads, OpenBLAS running
+// single-threaded.
+const splitGemm = true
+
 func init() {
 	C.aigc_fix_core()
 	C.aigc_short_spin()
+	setBLASThreads(1)
 }
 
 func blasName() string { return "OpenBLAS " + C.GoString(C.openblas_get_corename()) }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // For runs body over [0, n) split into one contiguous range per thread, when each range
@@ -11,30 +13,44 @@ import (
 // by exactly one call and ranges share no accumulator, so results do not depend on the
 // thread count. The calling goroutine runs the first range; long-lived workers run the
 // others, so a prepared body runs without allocating.
+//
+// A training step is thousands of short parallel regions (a product split in two, an
+// element-wise kernel over a few hundred kilobytes), so the workers spin for a while
+// (spinFor) after their last range before they sleep: waking a sleeping thread takes
+// tens of microseconds, on a virtual machine more, as long as the work itself.
 func For(n, minPer int, body func(lo, hi int)) {
 	threads, chunk := split(n, minPer)
 	if threads <= 1 {
 		body(0, n)
 		return
 	}
-	workersOnce.Do(startWorkers)
-	wg := waitGroups.Get().(*sync.WaitGroup)
+	poolOnce.Do(startWorkers)
+	var posted [maxWorkers]int64 // per worker: the range count to wait for, or 0
+	w := 0
 	for lo := chunk; lo < n; lo += chunk {
-		t := task{body: body, lo: lo, hi: min(lo+chunk, n), done: wg}
-		wg.Add(1)
-		select {
-		case tasks <- t:
-		default: // every worker busy (a For inside a For): run it here
-			t.run()
+		hi := min(lo+chunk, n)
+		for ; w < len(workers); w++ {
+			if seq, ok := workers[w].post(body, lo, hi); ok {
+				posted[w] = seq
+				break
+			}
 		}
+		if w == len(workers) { // every worker busy (a For inside a For): run it here
+			body(lo, hi)
+			continue
+		}
+		w++
 	}
 	body(0, min(chunk, n))
-	wg.Wait()
-	waitGroups.Put(wg)
+	for i := range workers {
+		if posted[i] != 0 {
+			workers[i].wait(posted[i])
+		}
+	}
 }
 
 // Threads is the most threads For uses: GOMAXPROCS, but no more than the cores.
-func Threads() int { return min(runtime.GOMAXPROCS(0), runtime.NumCPU()) }
+func Threads() int { return min(runtime.GOMAXPROCS(0), runtime.NumCPU(), maxWorkers+1) }
 
 // split returns how many ranges For makes of n items and the size of each but the last.
 func split(n, minPer int) (threads, chunk int) {
@@ -57,31 +73,100 @@ func forAll(n, minPer int, body func(lo, hi int)) func() {
 	return func() { For(n, minPer, body) }
 }
 
-type task struct {
-	body   func(lo, hi int)
-	lo, hi int
-	done   *sync.WaitGroup
-}
+const maxWorkers = 63
 
-func (t task) run() {
-	t.body(t.lo, t.hi)
-	t.done.Done()
+// spinFor is how long an idle worker waits for its next range before it sleeps.
+const spinFor = 200 * time.Microsecond
+
+// A worker's states.
+const (
+	idle     int32 = iota // spinning, waiting for a range
+	claimed               // a caller is writing its range
+	posted                // a range to run
+	sleeping              // blocked on wake
+)
+
+// worker runs the ranges callers post to it, one at a time.
+type worker struct {
+	state atomic.Int32
+	done  atomic.Int64 // ranges finished
+	seq   int64        // ranges posted (written under the claim)
+	body  func(lo, hi int)
+	lo    int
+	hi    int
+	wake  chan struct{}
+	_     [64]byte // keep workers on separate cache lines
 }
 
 var (
-	tasks       = make(chan task, 64)
-	workersOnce sync.Once
-	waitGroups  = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+	poolOnce sync.Once
+	workers  []*worker
 )
 
 // startWorkers starts one worker per core beyond the caller's.
 func startWorkers() {
-	for range runtime.NumCPU() - 1 {
-		go func() {
-			for t := range tasks {
-				t.run()
+	for range min(runtime.NumCPU()-1, maxWorkers) {
+		w := &worker{wake: make(chan struct{}, 1)}
+		workers = append(workers, w)
+		go w.loop()
+	}
+}
+
+// post gives w the range if it is free and returns the count to wait for.
+func (w *worker) post(body func(lo, hi int), lo, hi int) (int64, bool) {
+	for {
+		switch s := w.state.Load(); s {
+		case idle, sleeping:
+			if !w.state.CompareAndSwap(s, claimed) {
+				continue
 			}
-		}()
+			w.body, w.lo, w.hi = body, lo, hi
+			w.seq++
+			seq := w.seq
+			w.state.Store(posted)
+			if s == sleeping {
+				w.wake <- struct{}{}
+			}
+			return seq, true
+		default: // running another caller's range
+			return 0, false
+		}
+	}
+}
+
+// wait returns once w has finished range number seq.
+func (w *worker) wait(seq int64) {
+	for spins := 0; w.done.Load() < seq; spins++ {
+		if spins&63 == 63 {
+			runtime.Gosched()
+		}
+	}
+}
+
+func (w *worker) loop() {
+	for {
+		w.await()
+		w.body(w.lo, w.hi)
+		w.body = nil
+		w.done.Add(1)
+		w.state.Store(idle)
+	}
+}
+
+// await returns when a range is posted: it spins for spinFor, then sleeps.
+func (w *worker) await() {
+	start := time.Now()
+	for spins := 0; ; spins++ {
+		if w.state.Load() == posted {
+			return
+		}
+		if spins&63 == 63 {
+			if time.Since(start) > spinFor && w.state.CompareAndSwap(idle, sleeping) {
+				<-w.wake // the poster set the state to posted
+				return
+			}
+			runtime.Gosched()
+		}
 	}
 }
 
