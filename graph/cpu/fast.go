@@ -51,6 +51,33 @@ func init() {
 	registerFast("AdamStep", fastAdam)
 	registerFast("EMAStep", fastEMA)
 	registerFast("SumSquares", fastSumSquares)
+	registerFast("Fused", fusedKernel(fastElemStep))
+}
+
+// fastElemStep is an element-wise op on a block, vectorised.
+func fastElemStep(op exec.Op) (stepFunc[float32], error) {
+	switch op := op.(type) {
+	case exec.Add:
+		return func(d []float32, a [][]float32) { simd.Add(d, a[0], a[1]) }, nil
+	case exec.Sub:
+		return func(d []float32, a [][]float32) { simd.Sub(d, a[0], a[1]) }, nil
+	case exec.Mul:
+		return func(d []float32, a [][]float32) { simd.Mul(d, a[0], a[1]) }, nil
+	case exec.Affine:
+		s, c := float32(op.Scale), float32(op.Shift)
+		return func(d []float32, a [][]float32) { simd.Affine(d, a[0], s, c) }, nil
+	case exec.Map:
+		fn, al := int(op.Fn), float32(op.Alpha)
+		return func(d []float32, a [][]float32) { simd.Map(fn, al, d, a[0]) }, nil
+	case exec.MapGrad:
+		fn, al := int(op.Fn), float32(op.Alpha)
+		return func(d []float32, a [][]float32) { simd.MapGrad(fn, al, d, a[0], a[1]) }, nil
+	case exec.GELU:
+		return func(d []float32, a [][]float32) { simd.GELU(d, a[0]) }, nil
+	case exec.GELUGrad:
+		return func(d []float32, a [][]float32) { simd.GELUGrad(d, a[0], a[1]) }, nil
+	}
+	return elemStep[float32](op)
 }
 
 // fastGrain is the fewest elements of vectorised element-wise work worth a thread.

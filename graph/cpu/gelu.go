@@ -21,24 +21,33 @@ func geluKernel[T float](grad bool) exec.Kernel {
 		if grad {
 			dy = data[T](p.In[1])
 		}
-		fast := isFloat32[T]()
 		return launch(len(x), 1<<13, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				v := float64(x[i])
-				var cdf, pdf float64
-				if fast {
-					cdf, pdf = NormalCDFPDF32(v)
-				} else {
-					cdf = 0.5 * (1 + math.Erf(v/math.Sqrt2))
-					pdf = math.Exp(-0.5*v*v) / math.Sqrt(2*math.Pi)
-				}
-				if !grad {
-					y[i] = T(v * cdf)
-					continue
-				}
-				y[i] = dy[i] * T(cdf+v*pdf)
+			var d []T
+			if grad {
+				d = dy[lo:hi]
 			}
+			geluRange(grad, y[lo:hi], x[lo:hi], d)
 		}), nil
+	}
+}
+
+// geluRange is y = x·Φ(x), or with grad y = dy·(Φ(x) + x·φ(x)).
+func geluRange[T float](grad bool, y, x, dy []T) {
+	fast := isFloat32[T]()
+	for i, xv := range x[:len(y)] {
+		v := float64(xv)
+		var cdf, pdf float64
+		if fast {
+			cdf, pdf = NormalCDFPDF32(v)
+		} else {
+			cdf = 0.5 * (1 + math.Erf(v/math.Sqrt2))
+			pdf = math.Exp(-0.5*v*v) / math.Sqrt(2*math.Pi)
+		}
+		if !grad {
+			y[i] = T(v * cdf)
+			continue
+		}
+		y[i] = dy[i] * T(cdf+v*pdf)
 	}
 }
 

@@ -175,3 +175,42 @@ func TestUpdateNodes(t *testing.T) {
 		t.Fatalf("after a swap: %v, %v", w, avg)
 	}
 }
+
+// Element-wise chains run as one instruction, with the values they read elsewhere, and
+// outputs, kept: the fused program computes what the unfused one does.
+func TestFusion(t *testing.T) {
+	const n = 10000 // more than one block
+	build := func() *exec.Graph {
+		g := &exec.Graph{}
+		x, y := g.Leaf(ramp(n), true, n), g.Leaf(ramp(n), true, n)
+		a := g.Apply(exec.Affine{Scale: 1e-4, Shift: -0.5}, "a", exec.Float32, []int{n}, x)
+		b := g.Apply(exec.Map{Fn: exec.Tanh}, "b", exec.Float32, []int{n}, a)
+		c := g.Apply(exec.Mul{}, "c", exec.Float32, []int{n}, b, y) // y: an input of the group
+		d := g.Apply(exec.GELU{}, "d", exec.Float32, []int{n}, c)    // d is read twice below
+		e := g.Apply(exec.Add{}, "e", exec.Float32, []int{n}, d, d)
+		f := g.Apply(exec.MapGrad{Fn: exec.Sigmoid}, "f", exec.Float32, []int{n}, e, d)
+		g.Outputs = []int{f, b} // b is an output too: the chain breaks there
+		return g
+	}
+	results := map[bool][][]float32{}
+	steps := map[bool]int{}
+	for _, on := range []bool{false, true} {
+		prev := exec.UseFusion(on)
+		p := compile(t, build())
+		exec.UseFusion(prev)
+		run(t, p)
+		results[on] = [][]float32{p.Output(0).([]float32), p.Output(1).([]float32)}
+		steps[on] = p.Steps()
+	}
+	// a·b (b an output), c·d (d read twice), e·f: three instructions instead of six.
+	if steps[false] != 6 || steps[true] != 3 {
+		t.Fatalf("%d instructions unfused, %d fused; want 6 and 3", steps[false], steps[true])
+	}
+	for i := range results[false] {
+		for j, v := range results[false][i] {
+			if got := results[true][i][j]; got != v {
+				t.Fatalf("output %d[%d]: fused %v, unfused %v", i, j, got, v)
+			}
+		}
+	}
+}

@@ -34,6 +34,9 @@ func Compile(dev Device, g *Graph) (prog *Program, err error) {
 	if err := g.check(); err != nil {
 		return nil, err
 	}
+	if fusion && dev.Kernel(Fused{}.Kind(), Float32) != nil {
+		g = fuse(g)
+	}
 	if missing := Missing(dev, g); len(missing) > 0 {
 		return nil, fmt.Errorf("no %s kernel for %s", dev.Name(), strings.Join(missing, ", "))
 	}
