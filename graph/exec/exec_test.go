@@ -186,7 +186,7 @@ func TestFusion(t *testing.T) {
 		a := g.Apply(exec.Affine{Scale: 1e-4, Shift: -0.5}, "a", exec.Float32, []int{n}, x)
 		b := g.Apply(exec.Map{Fn: exec.Tanh}, "b", exec.Float32, []int{n}, a)
 		c := g.Apply(exec.Mul{}, "c", exec.Float32, []int{n}, b, y) // y: an input of the group
-		d := g.Apply(exec.GELU{}, "d", exec.Float32, []int{n}, c)    // d is read twice below
+		d := g.Apply(exec.GELU{}, "d", exec.Float32, []int{n}, c)   // d is read twice below
 		e := g.Apply(exec.Add{}, "e", exec.Float32, []int{n}, d, d)
 		f := g.Apply(exec.MapGrad{Fn: exec.Sigmoid}, "f", exec.Float32, []int{n}, e, d)
 		g.Outputs = []int{f, b} // b is an output too: the chain breaks there
