@@ -170,8 +170,12 @@ func (a *Adam) Average(e *EMA) {
 }
 
 // State returns the moments as checkpoint tensors named like PyTorch's optimizer state:
-// "optim.exp_avg.<param>" and "optim.exp_avg_sq.<param>". They alias the live state.
+// "optim.exp_avg.<param>" and "optim.exp_avg_sq.<param>". They alias the live state,
+// brought to the host from the device.
 func (a *Adam) State() []checkpoints.Tensor {
+	if err := ToHost(append(append([][]float32(nil), a.m...), a.v...)...); err != nil {
+		panic(fmt.Sprintf("adam: reading the moments from the device: %v", err))
+	}
 	var ts []checkpoints.Tensor
 	for i, p := range a.params {
 		ts = append(ts,
@@ -199,5 +203,5 @@ func (a *Adam) LoadState(take func(name string, shape []int) ([]float32, error),
 		return fmt.Errorf("adam: negative step count %d", steps)
 	}
 	a.Steps = steps
-	return nil
+	return ToDevice(append(append([][]float32(nil), a.m...), a.v...)...)
 }

@@ -33,6 +33,9 @@ type EMA struct {
 func NewEMA(params []*Param, decay float64) *EMA {
 	e := &EMA{Decay: decay, params: params, fused: make([]bool, len(params))}
 	for _, p := range params {
+		if err := ToHost(p.Data()); err != nil {
+			panic(fmt.Sprintf("ema: reading %s from the device: %v", p.Name, err))
+		}
 		e.avg = append(e.avg, append([]float32(nil), p.Data()...))
 	}
 	return e
@@ -112,8 +115,11 @@ func mustCompile(g *exec.Graph) *exec.Program {
 }
 
 // State returns the averages as checkpoint tensors named EMAPrefix + the parameter's
-// name. They alias the live state.
+// name. They alias the live state, brought to the host from the device.
 func (e *EMA) State() []checkpoints.Tensor {
+	if err := ToHost(e.avg...); err != nil {
+		panic(fmt.Sprintf("ema: reading the averages from the device: %v", err))
+	}
 	ts := make([]checkpoints.Tensor, len(e.params))
 	for i, p := range e.params {
 		ts[i] = checkpoints.Tensor{Name: EMAPrefix + p.Name, Shape: p.Shape(), Data: e.avg[i]}
@@ -134,5 +140,5 @@ func (e *EMA) LoadState(take func(name string, shape []int) ([]float32, error), 
 		copy(e.avg[i], data)
 	}
 	e.Updates = updates
-	return nil
+	return ToDevice(e.avg...)
 }

@@ -219,3 +219,27 @@ func countFLOPs(g *G.ExprGraph) int64 {
 	}
 	return total
 }
+
+// ToHost makes host memory bound to the device (parameters, optimiser state) hold what the
+// device has computed into it, before the host reads it: saving a checkpoint. ToDevice is
+// the reverse, after the host wrote it: loading one. Both are no-ops on the CPU, which
+// computes in the host memory itself.
+func ToHost(hosts ...[]float32) error { return syncHost(hosts, exec.Device.CopyOut) }
+
+// ToDevice copies host memory into the device's buffers bound to it (see ToHost).
+func ToDevice(hosts ...[]float32) error { return syncHost(hosts, exec.Device.CopyIn) }
+
+func syncHost(hosts [][]float32, copyFn func(exec.Device, exec.Buffer) error) error {
+	for _, h := range hosts {
+		b, err := device.Bind(h)
+		if err != nil {
+			return err
+		}
+		err = copyFn(device, b)
+		device.Free(b)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

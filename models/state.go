@@ -26,10 +26,13 @@ const (
 
 // StateTensors returns what a checkpoint holds of m: its parameters and buffers under
 // their PyTorch names, then each optimiser's moments as optim.* tensors. The tensors alias
-// m's memory.
+// m's memory, brought to the host from the device.
 func StateTensors(m Model) []checkpoints.Tensor {
 	var ts []checkpoints.Tensor
 	for _, p := range m.Params().State() {
+		if err := graph.ToHost(p.Data()); err != nil {
+			panic(fmt.Sprintf("reading %s from the device: %v", p.Name, err))
+		}
 		ts = append(ts, checkpoints.Tensor{Name: p.Name, Shape: p.Shape(), Data: p.Data()})
 	}
 	for _, o := range m.Optimizers() {
@@ -109,6 +112,9 @@ func LoadState(m Model, f *checkpoints.File, meta checkpoints.Meta, optim bool) 
 			return err
 		}
 		copy(p.Data(), data)
+		if err := graph.ToDevice(p.Data()); err != nil {
+			return err
+		}
 	}
 	if optim {
 		steps := strings.Split(meta.Extra[keyOptimSteps], ",")
