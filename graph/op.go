@@ -9,10 +9,6 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// float is the element types aigc's own Ops compute in: float32 for models, float64 for
-// the finite-difference gradient checks.
-type float interface{ ~float32 | ~float64 }
-
 // pure supplies the Op methods that are the same for all of aigc's Ops: each returns a
 // new value (possibly written into memory the machine preallocated), overwrites no
 // input, and calls no external code the machine must batch.
@@ -83,25 +79,6 @@ func output(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape) *tensor.Dense
 		return t
 	}
 	return tensor.New(tensor.Of(dt), tensor.WithShape(shape.Clone()...))
-}
-
-// inputs checks an Op's arity and returns its inputs as dense tensors of one dtype.
-func inputs(name string, want int, vs []G.Value) ([]*tensor.Dense, error) {
-	if len(vs) != want {
-		return nil, fmt.Errorf("%s: want %d inputs, got %d", name, want, len(vs))
-	}
-	ts := make([]*tensor.Dense, len(vs))
-	for i, v := range vs {
-		t, err := dense(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s input %d: %w", name, i, err)
-		}
-		if i > 0 && t.Dtype() != ts[0].Dtype() {
-			return nil, fmt.Errorf("%s: mixed dtypes %v and %v", name, ts[0].Dtype(), t.Dtype())
-		}
-		ts[i] = t
-	}
-	return ts, nil
 }
 
 // shapesOf converts the DimSizers Gorgonia passes to InferShape.

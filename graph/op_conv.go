@@ -57,21 +57,6 @@ func (g convGeom) cols() int { return g.n * g.ho * g.wo }
 // convOut is the number of kernel positions along a side of size in.
 func convOut(in, k, stride, pad int) int { return (in+2*pad-k)/stride + 1 }
 
-// convSpan returns the positions o in [0, out) whose kernel element at offset kk lands
-// inside the image: 0 ≤ o·stride − pad + kk < size. They are contiguous; the rest read
-// padding.
-func convSpan(kk, size, out, stride, pad int) (lo, hi int) {
-	if d := pad - kk; d > 0 {
-		lo = min((d+stride-1)/stride, out)
-	}
-	last := size - 1 + pad - kk
-	if last < 0 {
-		return lo, lo
-	}
-	hi = max(min(last/stride+1, out), lo)
-	return lo, hi
-}
-
 // checkConv validates the hyperparameters and the image/kernel sizes of a convolution.
 func checkConv(name string, stride, pad, h, w, k int) error {
 	switch {

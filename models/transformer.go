@@ -321,7 +321,6 @@ func (m *Transformer) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) 
 // ones decoded so far, so a prefix is decoded exactly).
 type s2sDecoder struct {
 	x      *s2sGraph
-	encOut *G.Node
 	encode *graph.Program // the encoder output, written into encIn
 	encIn  *G.Node
 	step   *graph.Program // logits from encIn and the decoder inputs

@@ -49,10 +49,6 @@ func (h *hook) TrainStep(b *datasets.Batch, r *rng.RNG) (models.Metrics, error) 
 	return ms, err
 }
 
-type setup struct {
-	opts Options
-}
-
 // newRun builds a tiny VAE run on 320 training and 100 test images: 10 steps per epoch.
 func newRun(t *testing.T, dir string, sets ...string) Options {
 	t.Helper()
