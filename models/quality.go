@@ -50,7 +50,7 @@ func loadJudge() (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := NewClassifier(cfg, env, rng.New(0))
+	m, err := newClassifierNet(cfg, env, rng.New(0))
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ package cpu
 import (
 	"fmt"
 	"sort"
+	"unsafe"
 
 	"github.com/aigc-go/aigc/graph/exec"
 )
@@ -40,13 +41,21 @@ type device struct{}
 func (device) Name() string { return "cpu" }
 
 func (device) Alloc(dt exec.DType, n int) (exec.Buffer, error) {
-	switch dt {
-	case exec.Float32:
-		return Mem{F32: make([]float32, n)}, nil
-	case exec.Float64:
-		return Mem{F64: make([]float64, n)}, nil
+	if dt != exec.Float32 && dt != exec.Float64 {
+		return nil, fmt.Errorf("cpu: cannot allocate %v", dt)
 	}
-	return nil, fmt.Errorf("cpu: cannot allocate %v", dt)
+	size := 4
+	if dt == exec.Float64 {
+		size = 8
+	}
+	p, err := allocMem(n, size)
+	if err != nil {
+		return nil, fmt.Errorf("cpu: allocating %d MB: %w", n*size>>20, err)
+	}
+	if dt == exec.Float64 {
+		return Mem{F64: unsafe.Slice((*float64)(p), n)}, nil
+	}
+	return Mem{F32: unsafe.Slice((*float32)(p), n)}, nil
 }
 
 func (device) Sub(b exec.Buffer, off, n int) exec.Buffer {
@@ -72,8 +81,17 @@ func Wrap(host any) (exec.Buffer, error) {
 
 func (device) CopyIn(exec.Buffer) error  { return nil }
 func (device) CopyOut(exec.Buffer) error { return nil }
-func (device) Free(exec.Buffer)          {}
-func (device) Sync() error               { return nil }
+
+// Free returns memory from Alloc; bound host memory is the garbage collector's.
+func (device) Free(b exec.Buffer) {
+	switch m := b.(Mem); {
+	case len(m.F32) > 0:
+		freeMem(unsafe.Pointer(&m.F32[0]))
+	case len(m.F64) > 0:
+		freeMem(unsafe.Pointer(&m.F64[0]))
+	}
+}
+func (device) Sync() error { return nil }
 
 func (device) Kernel(kind string, dt exec.DType) exec.Kernel {
 	if dt == exec.Float32 && fastEnabled {

@@ -52,6 +52,7 @@ func init() {
 	registerFast("EMAStep", fastEMA)
 	registerFast("SumSquares", fastSumSquares)
 	registerFast("Fused", fusedKernel(fastElemStep))
+	epilogueStep32 = fastElemStep
 }
 
 // fastElemStep is an element-wise op on a block, vectorised.

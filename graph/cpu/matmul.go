@@ -38,6 +38,9 @@ func matMulKernel[T float](p *exec.Prep) (exec.Launch, error) {
 	}
 	a, b, c := data[T](p.In[0]), data[T](p.In[1]), data[T](p.Out)
 	lda, ldb := sa[1], sb[1]
+	if len(op.Epilogue) > 0 {
+		return matMulEpilogue[T](p, m, n, k)
+	}
 	if !op.Bias {
 		return func() error {
 			Gemm(op.TransA, op.TransB, m, n, k, 1, a, lda, b, ldb, 0, c, n)
@@ -112,4 +115,70 @@ func biasGradKernel[T float](p *exec.Prep) (exec.Launch, error) {
 			db[c] = acc
 		}
 	}), nil
+}
+
+// epilogueStep returns the arithmetic of an epilogue op on a block: the vectorised one
+// where the fast kernels are on.
+var epilogueStep32 func(exec.Op) (stepFunc[float32], error)
+
+func epilogueStep[T float](op exec.Op) (stepFunc[T], error) {
+	if isFloat32[T]() && fastEnabled && epilogueStep32 != nil {
+		f, err := epilogueStep32(op)
+		return any(f).(stepFunc[T]), err
+	}
+	return elemStep[T](op)
+}
+
+// matMulEpilogue computes the product in blocks of rows, one per thread, each block's
+// bias, product and epilogue one after the other while the block is in cache.
+func matMulEpilogue[T float](p *exec.Prep, m, n, k int) (exec.Launch, error) {
+	op := p.Op.(exec.MatMul)
+	a, b, c := data[T](p.In[0]), data[T](p.In[1]), data[T](p.Out)
+	lda, ldb := p.In[0].Shape[1], p.In[1].Shape[1]
+	var bias []T
+	if op.Bias {
+		bias = data[T](p.In[2])
+	}
+	steps := make([]stepFunc[T], len(op.Epilogue))
+	for i, e := range op.Epilogue {
+		var err error
+		if steps[i], err = epilogueStep[T](e); err != nil {
+			return nil, err
+		}
+	}
+	chunk := m
+	if m*n*k >= gemmSplitWork && splitGemm {
+		chunk = roundUp((m+Threads()-1)/Threads(), 16)
+	}
+	blocks := (m + chunk - 1) / chunk
+	args := make([][][]T, blocks) // per block: the step's one argument
+	for i := range args {
+		args[i] = make([][]T, 1)
+	}
+	body := func(b0, b1 int) {
+		for bl := b0; bl < b1; bl++ {
+			lo, hi := bl*chunk, min((bl+1)*chunk, m)
+			rows := c[lo*n : hi*n]
+			beta := 0.0
+			if bias != nil {
+				for r := range hi - lo {
+					copy(rows[r*n:(r+1)*n], bias)
+				}
+				beta = 1
+			}
+			aOff := lo * lda
+			if op.TransA {
+				aOff = lo
+			}
+			gemm1(op.TransA, op.TransB, hi-lo, n, k, 1, a[aOff:], lda, b, ldb, beta, rows, n)
+			for _, s := range steps {
+				args[bl][0] = rows
+				s(rows, args[bl])
+			}
+		}
+	}
+	return func() error {
+		For(blocks, 1, body)
+		return nil
+	}, nil
 }

@@ -50,6 +50,50 @@ func (Fused) Kind() string     { return "Fused" }
 func (Fused) InPlace() bool    { return true }
 func (f Fused) String() string { return "Fused" }
 
+// epilogues folds into each matrix product the chain of one-input element-wise ops (an
+// activation) that alone reads its result.
+func epilogues(g *Graph) *Graph {
+	readers := make([]int, len(g.Values))
+	reader := make([]int, len(g.Values)) // the last node reading each value
+	for i, n := range g.Nodes {
+		for _, in := range n.In {
+			readers[in]++
+			reader[in] = i
+		}
+	}
+	for _, o := range g.Outputs {
+		readers[o] += 2
+	}
+	out := &Graph{Values: g.Values, Outputs: g.Outputs}
+	folded := make([]bool, len(g.Nodes))
+	for i, n := range g.Nodes {
+		if folded[i] {
+			continue
+		}
+		mm, ok := n.Op.(MatMul)
+		for ok && readers[n.Out] == 1 {
+			next := g.Nodes[reader[n.Out]]
+			if len(next.In) != 1 || !epilogueOp(next.Op) || g.Values[next.Out].DType != g.Values[n.Out].DType {
+				break
+			}
+			mm.Epilogue = append(append([]Op(nil), mm.Epilogue...), next.Op)
+			folded[reader[n.Out]] = true
+			n = Node{Op: mm, In: n.In, Out: next.Out, Name: n.Name + " " + next.name()}
+		}
+		out.Nodes = append(out.Nodes, n)
+	}
+	return out
+}
+
+// epilogueOp reports an element-wise op of one input.
+func epilogueOp(op Op) bool {
+	switch op.(type) {
+	case Map, Affine:
+		return true
+	}
+	return false
+}
+
 // group is a fusion group being built.
 type group struct {
 	ins   []int // the graph values the group reads

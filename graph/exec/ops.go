@@ -81,10 +81,13 @@ type BlockPad struct{ Axis, Start, Total int }
 // Matrix products.
 
 // MatMul is op(a)·op(b) [M, N], op transposing when its flag is set; with Bias, a third
-// input b [N] is added to every row.
+// input b [N] is added to every row; then the Epilogue's element-wise ops of one input
+// (Map, Affine), in order, applied to the product while it is in cache (the executor puts
+// there an activation that alone reads the product).
 type MatMul struct {
 	TransA, TransB bool
 	Bias           bool
+	Epilogue       []Op
 }
 
 // AddBias is x + b with b [C] broadcast along Axis of x.

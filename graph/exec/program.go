@@ -35,7 +35,7 @@ func Compile(dev Device, g *Graph) (prog *Program, err error) {
 		return nil, err
 	}
 	if fusion && dev.Kernel(Fused{}.Kind(), Float32) != nil {
-		g = fuse(g)
+		g = fuse(epilogues(g))
 	}
 	if missing := Missing(dev, g); len(missing) > 0 {
 		return nil, fmt.Errorf("no %s kernel for %s", dev.Name(), strings.Join(missing, ", "))
