@@ -146,6 +146,11 @@ func matMulEpilogue[T float](p *exec.Prep, m, n, k int) (exec.Launch, error) {
 			return nil, err
 		}
 	}
+	if m < n && m*n*k >= gemmSplitWork {
+		// Few rows: the product splits better by columns, and the epilogue follows it
+		// over the whole output (small enough to be in cache still).
+		return matMulThen(p, m, n, k, steps)
+	}
 	chunk := m
 	if m*n*k >= gemmSplitWork && splitGemm {
 		chunk = roundUp((m+Threads()-1)/Threads(), 16)
@@ -179,6 +184,45 @@ func matMulEpilogue[T float](p *exec.Prep, m, n, k int) (exec.Launch, error) {
 	}
 	return func() error {
 		For(blocks, 1, body)
+		return nil
+	}, nil
+}
+
+// matMulThen is the product (split as Gemm splits it), then the epilogue steps over the
+// output in blocks.
+func matMulThen[T float](p *exec.Prep, m, n, k int, steps []stepFunc[T]) (exec.Launch, error) {
+	op := p.Op.(exec.MatMul)
+	a, b, c := data[T](p.In[0]), data[T](p.In[1]), data[T](p.Out)
+	lda, ldb := p.In[0].Shape[1], p.In[1].Shape[1]
+	var bias []T
+	if op.Bias {
+		bias = data[T](p.In[2])
+	}
+	size := m * n
+	blocks := (size + fusedBlock - 1) / fusedBlock
+	args := make([][][]T, blocks)
+	for i := range args {
+		args[i] = make([][]T, 1)
+	}
+	then := func(b0, b1 int) {
+		for bl := b0; bl < b1; bl++ {
+			blk := c[bl*fusedBlock : min((bl+1)*fusedBlock, size)]
+			for _, s := range steps {
+				args[bl][0] = blk
+				s(blk, args[bl])
+			}
+		}
+	}
+	return func() error {
+		beta := 0.0
+		if bias != nil {
+			for r := range m {
+				copy(c[r*n:(r+1)*n], bias)
+			}
+			beta = 1
+		}
+		Gemm(op.TransA, op.TransB, m, n, k, 1, a, lda, b, ldb, beta, c, n)
+		For(blocks, 1, then)
 		return nil
 	}, nil
 }

@@ -216,34 +216,37 @@ func TestFusion(t *testing.T) {
 }
 
 // An activation alone reading a product runs as the product's epilogue: one instruction,
-// the same values.
+// the same values, whether the product is split by rows or (few rows) by columns.
 func TestEpilogue(t *testing.T) {
-	build := func() *exec.Graph {
-		g := &exec.Graph{}
-		x := g.Leaf(ramp(64*40), true, 64, 40)
-		w := g.Leaf(ramp(30*40), false, 30, 40)
-		b := g.Leaf(ramp(30), false, 30)
-		y := g.Apply(exec.MatMul{TransB: true, Bias: true}, "fc", exec.Float32, []int{64, 30}, x, w, b)
-		y = g.Apply(exec.Affine{Scale: -1e-5, Shift: 1}, "scale", exec.Float32, []int{64, 30}, y)
-		y = g.Apply(exec.Map{Fn: exec.Tanh}, "tanh", exec.Float32, []int{64, 30}, y)
-		g.Outputs = []int{y}
-		return g
-	}
-	var out [2][]float32
-	var steps [2]int
-	for i, on := range []bool{false, true} {
-		prev := exec.UseFusion(on)
-		p := compile(t, build())
-		exec.UseFusion(prev)
-		run(t, p)
-		out[i], steps[i] = p.Output(0).([]float32), p.Steps()
-	}
-	if steps[0] != 3 || steps[1] != 1 {
-		t.Fatalf("%d and %d instructions, want 3 and 1", steps[0], steps[1])
-	}
-	for j := range out[0] {
-		if out[0][j] != out[1][j] {
-			t.Fatalf("[%d]: epilogue %v, separate %v", j, out[1][j], out[0][j])
+	for _, sz := range [][3]int{{64, 30, 40}, {16, 600, 128}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		build := func() *exec.Graph {
+			g := &exec.Graph{}
+			x := g.Leaf(ramp(m*k), true, m, k)
+			w := g.Leaf(ramp(n*k), false, n, k)
+			b := g.Leaf(ramp(n), false, n)
+			y := g.Apply(exec.MatMul{TransB: true, Bias: true}, "fc", exec.Float32, []int{m, n}, x, w, b)
+			y = g.Apply(exec.Affine{Scale: -1e-7, Shift: 1}, "scale", exec.Float32, []int{m, n}, y)
+			y = g.Apply(exec.Map{Fn: exec.Tanh}, "tanh", exec.Float32, []int{m, n}, y)
+			g.Outputs = []int{y}
+			return g
+		}
+		var out [2][]float32
+		var steps [2]int
+		for i, on := range []bool{false, true} {
+			prev := exec.UseFusion(on)
+			p := compile(t, build())
+			exec.UseFusion(prev)
+			run(t, p)
+			out[i], steps[i] = p.Output(0).([]float32), p.Steps()
+		}
+		if steps[0] != 3 || steps[1] != 1 {
+			t.Fatalf("%v: %d and %d instructions, want 3 and 1", sz, steps[0], steps[1])
+		}
+		for j := range out[0] {
+			if out[0][j] != out[1][j] {
+				t.Fatalf("%v [%d]: epilogue %v, separate %v", sz, j, out[1][j], out[0][j])
+			}
 		}
 	}
 }
