@@ -304,16 +304,7 @@ func fastLSTMBwdRows(da, dhNext, dcNext, tape, dtape, cprev []float32, ldc, lo, 
 // fastAdam is adamKernel's pass, vectorised.
 func fastAdam(p *exec.Prep) (exec.Launch, error) {
 	op := p.Op.(exec.AdamStep)
-	w, g, m, v := data[float32](p.In[0]), data[float32](p.In[1]), data[float32](p.In[2]), data[float32](p.In[3])
-	next := 4
-	var avg, normsq []float32
-	if op.Avg {
-		avg = data[float32](p.In[next])
-		next++
-	}
-	if op.Norm {
-		normsq = data[float32](p.In[next])
-	}
+	w, g, m, v, avg, normsq := adamOperands[float32](p)
 	var scale, shrink float32
 	body := func(lo, hi int) {
 		a := op.Args
@@ -325,18 +316,11 @@ func fastAdam(p *exec.Prep) (exec.Launch, error) {
 			float32(a.StepSize), float32(a.InvSqrtBC2), float32(a.Eps), float32(a.AvgRate))
 	}
 	return func() error {
-		a := op.Args
-		s := 1.0
-		if op.Norm {
-			var ok bool
-			if s, ok = ClipScale(float64(normsq[0]), a.Clip); !ok {
-				return nil
-			}
+		s, d, ok := adamFactors(op, normsq)
+		if !ok {
+			return nil
 		}
-		scale, shrink = float32(s), 1
-		if op.Decay && a.WeightDecay > 0 {
-			shrink = float32(1 - a.LR*a.WeightDecay)
-		}
+		scale, shrink = float32(s), float32(d)
 		For(len(w), paramGrain, body)
 		return nil
 	}, nil

@@ -27,8 +27,30 @@ func MatDims(sa, sb []int, transA, transB bool) (m, ka, kb, n int) {
 	return
 }
 
-// matMulKernel is one BLAS product; with a bias, the output's rows start as the bias and
-// the product is added to them (the bias folded into the product, no second pass).
+// product is a MatMul's operands: c = op(a)·op(b) (+ bias), c being m×n and k the inner
+// dimension.
+type product[T float] struct {
+	op       exec.MatMul
+	a, b, c  []T
+	bias     []T // nil without a bias
+	lda, ldb int
+	m, n, k  int
+}
+
+// gemm computes the whole product on the pool's threads; with a bias, c's rows start as
+// the bias and the product is added to them (the bias folded in, no second pass).
+func (q *product[T]) gemm() {
+	beta := 0.0
+	if q.bias != nil {
+		for r := range q.m {
+			copy(q.c[r*q.n:(r+1)*q.n], q.bias)
+		}
+		beta = 1
+	}
+	Gemm(q.op.TransA, q.op.TransB, q.m, q.n, q.k, 1, q.a, q.lda, q.b, q.ldb, beta, q.c, q.n)
+}
+
+// matMulKernel is one BLAS product, with its bias and its epilogue.
 func matMulKernel[T float](p *exec.Prep) (exec.Launch, error) {
 	op := p.Op.(exec.MatMul)
 	sa, sb := p.In[0].Shape, p.In[1].Shape
@@ -36,23 +58,16 @@ func matMulKernel[T float](p *exec.Prep) (exec.Launch, error) {
 	if k != kb {
 		return nil, fmt.Errorf("inner dimensions differ: %v and %v", sa, sb)
 	}
-	a, b, c := data[T](p.In[0]), data[T](p.In[1]), data[T](p.Out)
-	lda, ldb := sa[1], sb[1]
+	q := &product[T]{op: op, a: data[T](p.In[0]), b: data[T](p.In[1]), c: data[T](p.Out),
+		lda: sa[1], ldb: sb[1], m: m, n: n, k: k}
+	if op.Bias {
+		q.bias = data[T](p.In[2])
+	}
 	if len(op.Epilogue) > 0 {
-		return matMulEpilogue[T](p, m, n, k)
+		return matMulEpilogue(q)
 	}
-	if !op.Bias {
-		return func() error {
-			Gemm(op.TransA, op.TransB, m, n, k, 1, a, lda, b, ldb, 0, c, n)
-			return nil
-		}, nil
-	}
-	bias := data[T](p.In[2])
 	return func() error {
-		for r := range m {
-			copy(c[r*n:(r+1)*n], bias)
-		}
-		Gemm(op.TransA, op.TransB, m, n, k, 1, a, lda, b, ldb, 1, c, n)
+		q.gemm()
 		return nil
 	}, nil
 }
@@ -131,25 +146,19 @@ func epilogueStep[T float](op exec.Op) (stepFunc[T], error) {
 
 // matMulEpilogue computes the product in blocks of rows, one per thread, each block's
 // bias, product and epilogue one after the other while the block is in cache.
-func matMulEpilogue[T float](p *exec.Prep, m, n, k int) (exec.Launch, error) {
-	op := p.Op.(exec.MatMul)
-	a, b, c := data[T](p.In[0]), data[T](p.In[1]), data[T](p.Out)
-	lda, ldb := p.In[0].Shape[1], p.In[1].Shape[1]
-	var bias []T
-	if op.Bias {
-		bias = data[T](p.In[2])
-	}
-	steps := make([]stepFunc[T], len(op.Epilogue))
-	for i, e := range op.Epilogue {
+func matMulEpilogue[T float](q *product[T]) (exec.Launch, error) {
+	steps := make([]stepFunc[T], len(q.op.Epilogue))
+	for i, e := range q.op.Epilogue {
 		var err error
 		if steps[i], err = epilogueStep[T](e); err != nil {
 			return nil, err
 		}
 	}
+	m, n, k := q.m, q.n, q.k
 	if m < n && m*n*k >= gemmSplitWork {
 		// Few rows: the product splits better by columns, and the epilogue follows it
 		// over the whole output (small enough to be in cache still).
-		return matMulThen(p, m, n, k, steps)
+		return matMulThen(q, steps)
 	}
 	chunk := m
 	if m*n*k >= gemmSplitWork && splitGemm {
@@ -163,19 +172,19 @@ func matMulEpilogue[T float](p *exec.Prep, m, n, k int) (exec.Launch, error) {
 	body := func(b0, b1 int) {
 		for bl := b0; bl < b1; bl++ {
 			lo, hi := bl*chunk, min((bl+1)*chunk, m)
-			rows := c[lo*n : hi*n]
+			rows := q.c[lo*n : hi*n]
 			beta := 0.0
-			if bias != nil {
+			if q.bias != nil {
 				for r := range hi - lo {
-					copy(rows[r*n:(r+1)*n], bias)
+					copy(rows[r*n:(r+1)*n], q.bias)
 				}
 				beta = 1
 			}
-			aOff := lo * lda
-			if op.TransA {
+			aOff := lo * q.lda
+			if q.op.TransA {
 				aOff = lo
 			}
-			gemm1(op.TransA, op.TransB, hi-lo, n, k, 1, a[aOff:], lda, b, ldb, beta, rows, n)
+			gemm1(q.op.TransA, q.op.TransB, hi-lo, n, k, 1, q.a[aOff:], q.lda, q.b, q.ldb, beta, rows, n)
 			for _, s := range steps {
 				args[bl][0] = rows
 				s(rows, args[bl])
@@ -190,15 +199,8 @@ func matMulEpilogue[T float](p *exec.Prep, m, n, k int) (exec.Launch, error) {
 
 // matMulThen is the product (split as Gemm splits it), then the epilogue steps over the
 // output in blocks.
-func matMulThen[T float](p *exec.Prep, m, n, k int, steps []stepFunc[T]) (exec.Launch, error) {
-	op := p.Op.(exec.MatMul)
-	a, b, c := data[T](p.In[0]), data[T](p.In[1]), data[T](p.Out)
-	lda, ldb := p.In[0].Shape[1], p.In[1].Shape[1]
-	var bias []T
-	if op.Bias {
-		bias = data[T](p.In[2])
-	}
-	size := m * n
+func matMulThen[T float](q *product[T], steps []stepFunc[T]) (exec.Launch, error) {
+	size := q.m * q.n
 	blocks := (size + fusedBlock - 1) / fusedBlock
 	args := make([][][]T, blocks)
 	for i := range args {
@@ -206,7 +208,7 @@ func matMulThen[T float](p *exec.Prep, m, n, k int, steps []stepFunc[T]) (exec.L
 	}
 	then := func(b0, b1 int) {
 		for bl := b0; bl < b1; bl++ {
-			blk := c[bl*fusedBlock : min((bl+1)*fusedBlock, size)]
+			blk := q.c[bl*fusedBlock : min((bl+1)*fusedBlock, size)]
 			for _, s := range steps {
 				args[bl][0] = blk
 				s(blk, args[bl])
@@ -214,14 +216,7 @@ func matMulThen[T float](p *exec.Prep, m, n, k int, steps []stepFunc[T]) (exec.L
 		}
 	}
 	return func() error {
-		beta := 0.0
-		if bias != nil {
-			for r := range m {
-				copy(c[r*n:(r+1)*n], bias)
-			}
-			beta = 1
-		}
-		Gemm(op.TransA, op.TransB, m, n, k, 1, a, lda, b, ldb, beta, c, n)
+		q.gemm()
 		For(blocks, 1, then)
 		return nil
 	}, nil

@@ -55,15 +55,12 @@ func ClipScale(normsq, limit float64) (float64, bool) {
 	return 1, true
 }
 
-// adamKernel is one pass over a parameter: torch.optim.Adam(W)'s update with bias
-// correction, p −= lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε), after AdamW's decay (decay first,
-// then step, as torch.optim.AdamW), on the gradient scaled by the clipping factor, then
-// the moving average.
-func adamKernel[T float](p *exec.Prep) (exec.Launch, error) {
+// adamOperands are an AdamStep's buffers: parameter, gradient, the two moments, then the
+// moving average and the squared gradient norm when the step has them (nil otherwise).
+func adamOperands[T float](p *exec.Prep) (w, g, m, v, avg, normsq []T) {
 	op := p.Op.(exec.AdamStep)
-	w, g, m, v := data[T](p.In[0]), data[T](p.In[1]), data[T](p.In[2]), data[T](p.In[3])
+	w, g, m, v = data[T](p.In[0]), data[T](p.In[1]), data[T](p.In[2]), data[T](p.In[3])
 	next := 4
-	var avg, normsq []T
 	if op.Avg {
 		avg = data[T](p.In[next])
 		next++
@@ -71,6 +68,32 @@ func adamKernel[T float](p *exec.Prep) (exec.Launch, error) {
 	if op.Norm {
 		normsq = data[T](p.In[next])
 	}
+	return
+}
+
+// adamFactors are what an AdamStep multiplies the gradient (clipping) and the parameter
+// (AdamW's decay) by this step, and false when the gradient's norm is not finite and no
+// step is taken.
+func adamFactors[T float](op exec.AdamStep, normsq []T) (scale, shrink float64, ok bool) {
+	scale, shrink = 1, 1
+	if op.Norm {
+		if scale, ok = ClipScale(float64(normsq[0]), op.Args.Clip); !ok {
+			return 0, 0, false
+		}
+	}
+	if op.Decay && op.Args.WeightDecay > 0 {
+		shrink = 1 - op.Args.LR*op.Args.WeightDecay
+	}
+	return scale, shrink, true
+}
+
+// adamKernel is one pass over a parameter: torch.optim.Adam(W)'s update with bias
+// correction, p −= lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε), after AdamW's decay (decay first,
+// then step, as torch.optim.AdamW), on the gradient scaled by the clipping factor, then
+// the moving average.
+func adamKernel[T float](p *exec.Prep) (exec.Launch, error) {
+	op := p.Op.(exec.AdamStep)
+	w, g, m, v, avg, normsq := adamOperands[T](p)
 	var scale, shrink, b1, b2, stepSize, invBC2, eps, rate T
 	body := func(lo, hi int) {
 		for j := lo; j < hi; j++ {
@@ -87,17 +110,11 @@ func adamKernel[T float](p *exec.Prep) (exec.Launch, error) {
 	}
 	return func() error {
 		a := op.Args
-		s := 1.0
-		if op.Norm {
-			var ok bool
-			if s, ok = ClipScale(float64(normsq[0]), a.Clip); !ok {
-				return nil
-			}
+		s, d, ok := adamFactors(op, normsq)
+		if !ok {
+			return nil
 		}
-		scale, shrink = T(s), 1
-		if op.Decay && a.WeightDecay > 0 {
-			shrink = T(1 - a.LR*a.WeightDecay)
-		}
+		scale, shrink = T(s), T(d)
 		b1, b2, eps = T(a.Beta1), T(a.Beta2), T(a.Eps)
 		stepSize, invBC2, rate = T(a.StepSize), T(a.InvSqrtBC2), T(a.AvgRate)
 		For(len(w), paramGrain, body)
