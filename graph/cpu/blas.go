@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"runtime"
+	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/blas"
@@ -37,25 +38,17 @@ func Gemm[T float](tA, tB bool, m, n, k int, alpha float64, a []T, lda int, b []
 		gemm1(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	if m >= n { // blocks of rows
-		chunk := roundUp((m+threads-1)/threads, 16)
-		forBlocks(m, chunk, func(lo, hi int) {
-			aOff := lo * lda // A's rows lo:hi, or with tA its columns
-			if tA {
-				aOff = lo
-			}
-			gemm1(tA, tB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-		})
-		return
+	j := getGemmJob[T]()
+	body := j.body
+	*j = gemmJob[T]{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+		beta: beta, c: c, ldc: ldc, byRows: m >= n, body: body}
+	items := n
+	if j.byRows {
+		items = m
 	}
-	chunk := roundUp((n+threads-1)/threads, 16)
-	forBlocks(n, chunk, func(lo, hi int) {
-		bOff := lo // B's columns lo:hi, or with tB its rows
-		if tB {
-			bOff = lo * ldb
-		}
-		gemm1(tA, tB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
-	})
+	j.chunk = roundUp((items+threads-1)/threads, 16)
+	For((items+j.chunk-1)/j.chunk, 1, body)
+	putGemmJob(j)
 }
 
 // gemmSplitWork is the fewest multiply-adds worth splitting a product across threads
@@ -64,14 +57,62 @@ const gemmSplitWork = 1 << 18
 
 func roundUp(n, to int) int { return (n + to - 1) / to * to }
 
-// forBlocks runs f on [lo, hi) blocks of chunk items of [0, n), one per thread.
-func forBlocks(n, chunk int, f func(lo, hi int)) {
-	blocks := (n + chunk - 1) / chunk
-	For(blocks, 1, func(b0, b1 int) {
-		for bl := b0; bl < b1; bl++ {
-			f(bl*chunk, min((bl+1)*chunk, n))
+// gemmJob is a split product: its operands and the body For runs on each thread's blocks.
+// Jobs are pooled, each with its body made once, so that a product splits without
+// allocating (a closure handed to the pool's workers escapes to the heap).
+type gemmJob[T float] struct {
+	tA, tB        bool
+	m, n, k       int
+	alpha, beta   float64
+	a, b, c       []T
+	lda, ldb, ldc int
+	byRows        bool // blocks of C's rows, else of its columns
+	chunk         int  // rows or columns a block
+	body          func(b0, b1 int)
+}
+
+func (j *gemmJob[T]) blocks(b0, b1 int) {
+	for bl := b0; bl < b1; bl++ {
+		if j.byRows {
+			lo, hi := bl*j.chunk, min((bl+1)*j.chunk, j.m)
+			aOff := lo * j.lda // A's rows lo:hi, or with tA its columns
+			if j.tA {
+				aOff = lo
+			}
+			gemm1(j.tA, j.tB, hi-lo, j.n, j.k, j.alpha, j.a[aOff:], j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc)
+			continue
 		}
-	})
+		lo, hi := bl*j.chunk, min((bl+1)*j.chunk, j.n)
+		bOff := lo // B's columns lo:hi, or with tB its rows
+		if j.tB {
+			bOff = lo * j.ldb
+		}
+		gemm1(j.tA, j.tB, j.m, hi-lo, j.k, j.alpha, j.a, j.lda, j.b[bOff:], j.ldb, j.beta, j.c[lo:], j.ldc)
+	}
+}
+
+var gemmJobs32, gemmJobs64 sync.Pool
+
+func gemmJobs[T float]() *sync.Pool {
+	if isFloat32[T]() {
+		return &gemmJobs32
+	}
+	return &gemmJobs64
+}
+
+func getGemmJob[T float]() *gemmJob[T] {
+	if j, ok := gemmJobs[T]().Get().(*gemmJob[T]); ok {
+		return j
+	}
+	j := new(gemmJob[T])
+	j.body = j.blocks
+	return j
+}
+
+// putGemmJob returns j to the pool, keeping only its body (not the caller's memory).
+func putGemmJob[T float](j *gemmJob[T]) {
+	*j = gemmJob[T]{body: j.body}
+	gemmJobs[T]().Put(j)
 }
 
 // gemm1 is one BLAS call.
