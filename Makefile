@@ -28,7 +28,7 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet $(GOFLAGS) ./...
 
-# Two epochs of the VAE (about 20 s on 2 cores), then a grid of 64 samples and the
+# Two epochs of the VAE (about 5 s on 2 cores), then a grid of 64 samples and the
 # evaluation figures, all in runs/demo.
 demo: build
 	./$(BIN) train vae --run runs/demo --fresh --set epochs=2
