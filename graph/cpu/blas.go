@@ -39,16 +39,16 @@ func Gemm[T float](tA, tB bool, m, n, k int, alpha float64, a []T, lda int, b []
 		return
 	}
 	j := getGemmJob[T]()
-	body := j.body
-	*j = gemmJob[T]{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-		beta: beta, c: c, ldc: ldc, byRows: m >= n, body: body}
+	j.gemmArgs = gemmArgs[T]{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+		beta: beta, c: c, ldc: ldc, byRows: m >= n}
 	items := n
 	if j.byRows {
 		items = m
 	}
 	j.chunk = roundUp((items+threads-1)/threads, 16)
-	For((items+j.chunk-1)/j.chunk, 1, body)
-	putGemmJob(j)
+	For((items+j.chunk-1)/j.chunk, 1, j.body)
+	j.gemmArgs = gemmArgs[T]{} // the pool keeps none of the caller's memory
+	gemmJobs[T]().Put(j)
 }
 
 // gemmSplitWork is the fewest multiply-adds worth splitting a product across threads
@@ -57,10 +57,26 @@ const gemmSplitWork = 1 << 18
 
 func roundUp(n, to int) int { return (n + to - 1) / to * to }
 
-// gemmJob is a split product: its operands and the body For runs on each thread's blocks.
-// Jobs are pooled, each with its body made once, so that a product splits without
-// allocating (a closure handed to the pool's workers escapes to the heap).
-type gemmJob[T float] struct {
+// gemmRows computes rows lo:hi of C = alpha·op(A)·op(B) + beta·C, one BLAS call.
+func gemmRows[T float](tA, tB bool, lo, hi, n, k int, alpha float64, a []T, lda int, b []T, ldb int, beta float64, c []T, ldc int) {
+	aOff := lo * lda // A's rows lo:hi, or with tA its columns
+	if tA {
+		aOff = lo
+	}
+	gemm1(tA, tB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+}
+
+// gemmCols computes columns lo:hi of C, one BLAS call.
+func gemmCols[T float](tA, tB bool, m, lo, hi, k int, alpha float64, a []T, lda int, b []T, ldb int, beta float64, c []T, ldc int) {
+	bOff := lo // B's columns lo:hi, or with tB its rows
+	if tB {
+		bOff = lo * ldb
+	}
+	gemm1(tA, tB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
+}
+
+// gemmArgs are a split product's operands and blocks.
+type gemmArgs[T float] struct {
 	tA, tB        bool
 	m, n, k       int
 	alpha, beta   float64
@@ -68,26 +84,24 @@ type gemmJob[T float] struct {
 	lda, ldb, ldc int
 	byRows        bool // blocks of C's rows, else of its columns
 	chunk         int  // rows or columns a block
-	body          func(b0, b1 int)
+}
+
+// gemmJob is a split product and the body For runs on each thread's blocks. Jobs are
+// pooled, each with its body made once, so that a product splits without allocating (a
+// closure handed to the pool's workers escapes to the heap).
+type gemmJob[T float] struct {
+	gemmArgs[T]
+	body func(b0, b1 int)
 }
 
 func (j *gemmJob[T]) blocks(b0, b1 int) {
 	for bl := b0; bl < b1; bl++ {
+		lo := bl * j.chunk
 		if j.byRows {
-			lo, hi := bl*j.chunk, min((bl+1)*j.chunk, j.m)
-			aOff := lo * j.lda // A's rows lo:hi, or with tA its columns
-			if j.tA {
-				aOff = lo
-			}
-			gemm1(j.tA, j.tB, hi-lo, j.n, j.k, j.alpha, j.a[aOff:], j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc)
-			continue
+			gemmRows(j.tA, j.tB, lo, min(lo+j.chunk, j.m), j.n, j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
+		} else {
+			gemmCols(j.tA, j.tB, j.m, lo, min(lo+j.chunk, j.n), j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
 		}
-		lo, hi := bl*j.chunk, min((bl+1)*j.chunk, j.n)
-		bOff := lo // B's columns lo:hi, or with tB its rows
-		if j.tB {
-			bOff = lo * j.ldb
-		}
-		gemm1(j.tA, j.tB, j.m, hi-lo, j.k, j.alpha, j.a, j.lda, j.b[bOff:], j.ldb, j.beta, j.c[lo:], j.ldc)
 	}
 }
 
@@ -107,12 +121,6 @@ func getGemmJob[T float]() *gemmJob[T] {
 	j := new(gemmJob[T])
 	j.body = j.blocks
 	return j
-}
-
-// putGemmJob returns j to the pool, keeping only its body (not the caller's memory).
-func putGemmJob[T float](j *gemmJob[T]) {
-	*j = gemmJob[T]{body: j.body}
-	gemmJobs[T]().Put(j)
 }
 
 // gemm1 is one BLAS call.

@@ -37,17 +37,27 @@ type product[T float] struct {
 	m, n, k  int
 }
 
-// gemm computes the whole product on the pool's threads; with a bias, c's rows start as
-// the bias and the product is added to them (the bias folded in, no second pass).
+// gemm computes the whole product on the pool's threads.
 func (q *product[T]) gemm() {
-	beta := 0.0
-	if q.bias != nil {
-		for r := range q.m {
-			copy(q.c[r*q.n:(r+1)*q.n], q.bias)
-		}
-		beta = 1
+	Gemm(q.op.TransA, q.op.TransB, q.m, q.n, q.k, 1, q.a, q.lda, q.b, q.ldb, q.startRows(0, q.m), q.c, q.n)
+}
+
+// rows computes rows lo:hi of the product, one BLAS call.
+func (q *product[T]) rows(lo, hi int) {
+	gemmRows(q.op.TransA, q.op.TransB, lo, hi, q.n, q.k, 1, q.a, q.lda, q.b, q.ldb, q.startRows(lo, hi), q.c, q.n)
+}
+
+// startRows readies rows lo:hi of c for the product and returns the BLAS beta: with a
+// bias the rows start as the bias and the product is added to them (the bias folded in,
+// no second pass).
+func (q *product[T]) startRows(lo, hi int) float64 {
+	if q.bias == nil {
+		return 0
 	}
-	Gemm(q.op.TransA, q.op.TransB, q.m, q.n, q.k, 1, q.a, q.lda, q.b, q.ldb, beta, q.c, q.n)
+	for r := lo; r < hi; r++ {
+		copy(q.c[r*q.n:(r+1)*q.n], q.bias)
+	}
+	return 1
 }
 
 // matMulKernel is one BLAS product, with its bias and its epilogue.
@@ -172,19 +182,8 @@ func matMulEpilogue[T float](q *product[T]) (exec.Launch, error) {
 	body := func(b0, b1 int) {
 		for bl := b0; bl < b1; bl++ {
 			lo, hi := bl*chunk, min((bl+1)*chunk, m)
+			q.rows(lo, hi)
 			rows := q.c[lo*n : hi*n]
-			beta := 0.0
-			if q.bias != nil {
-				for r := range hi - lo {
-					copy(rows[r*n:(r+1)*n], q.bias)
-				}
-				beta = 1
-			}
-			aOff := lo * q.lda
-			if q.op.TransA {
-				aOff = lo
-			}
-			gemm1(q.op.TransA, q.op.TransB, hi-lo, n, k, 1, q.a[aOff:], q.lda, q.b, q.ldb, beta, rows, n)
 			for _, s := range steps {
 				args[bl][0] = rows
 				s(rows, args[bl])
