@@ -234,33 +234,39 @@ func TestExecutorMatchesTapeMachine(t *testing.T) {
 			evalT, stepT, gradT := c.evaluateAndStep(t)
 			graph.UseBackend(prev)
 
-			const tol = 1e-5
-			for i, ms := range [][2]Metrics{{evalE, evalT}, {stepE, stepT}} {
-				for j := range ms[1] {
-					e, r := ms[0][j].Value, ms[1][j].Value
-					if math.IsNaN(r) && math.IsNaN(e) {
-						continue // the GAN's g_loss placeholder in its discriminator's metrics
-					}
-					if d := math.Abs(e - r); !(d <= tol*math.Max(math.Abs(r), 1e-3)) {
-						t.Errorf("%s %s: executor %.9g, tape %.9g", [...]string{"evaluation", "step"}[i], ms[1][j].Name, e, r)
-					}
-				}
-			}
-			if len(gradE) != len(gradT) || len(gradT) == 0 {
-				t.Fatalf("%d moments on the executor, %d on the tape", len(gradE), len(gradT))
-			}
-			scale := 0.0
-			for _, g := range gradT {
-				scale = max(scale, rms(g))
-			}
-			for name, want := range gradT {
-				d, n := norms(gradE[name], want)
-				floor := tol * scale * math.Sqrt(float64(len(want)))
-				if !(d <= tol*n+floor) {
-					t.Errorf("%s: ‖diff‖ %.3g, ‖tape‖ %.3g (relative %.3g)", name, d, n, d/n)
-				}
-			}
+			compareRuns(t, "executor", "tape", evalE, evalT, stepE, stepT, gradE, gradT, 1e-5)
 		})
+	}
+}
+
+// compareRuns compares two runs' evaluations, steps and gradients (moments) to relative
+// tol, as TestExecutorMatchesTapeMachine describes.
+func compareRuns(t *testing.T, got, want string, evalG, evalW, stepG, stepW Metrics, gradG, gradW map[string][]float32, tol float64) {
+	t.Helper()
+	for i, ms := range [][2]Metrics{{evalG, evalW}, {stepG, stepW}} {
+		for j := range ms[1] {
+			e, r := ms[0][j].Value, ms[1][j].Value
+			if math.IsNaN(r) && math.IsNaN(e) {
+				continue // the GAN's g_loss placeholder in its discriminator's metrics
+			}
+			if d := math.Abs(e - r); !(d <= tol*math.Max(math.Abs(r), 1e-3)) {
+				t.Errorf("%s %s: %s %.9g, %s %.9g", [...]string{"evaluation", "step"}[i], ms[1][j].Name, got, e, want, r)
+			}
+		}
+	}
+	if len(gradG) != len(gradW) || len(gradW) == 0 {
+		t.Fatalf("%d moments on the %s, %d on the %s", len(gradG), got, len(gradW), want)
+	}
+	scale := 0.0
+	for _, g := range gradW {
+		scale = max(scale, rms(g))
+	}
+	for name, w := range gradW {
+		d, n := norms(gradG[name], w)
+		floor := tol * scale * math.Sqrt(float64(len(w)))
+		if !(d <= tol*n+floor) {
+			t.Errorf("%s: ‖diff‖ %.3g, ‖%s‖ %.3g (relative %.3g)", name, d, want, n, d/n)
+		}
 	}
 }
 
