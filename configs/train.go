@@ -31,6 +31,10 @@ type Train struct {
 	// EMA, when above 0, is the decay of an exponential moving average of the weights
 	// that evaluation, sampling and the best checkpoint use (0: the weights as trained).
 	EMA float64 `yaml:"ema"`
+	// MatmulPrecision is the GPU's matrix-product arithmetic, as PyTorch's
+	// torch.set_float32_matmul_precision names it: high lets cuBLAS use TF32 tensor cores
+	// (Ampere and newer), highest keeps float32 throughout. The CPU computes in float32.
+	MatmulPrecision string `yaml:"matmul_precision"`
 }
 
 // LRScale returns the factor on lr at a step (0-based) of a run of total steps.
@@ -90,6 +94,8 @@ func (t *Train) Validate() error {
 		return fmt.Errorf("min_lr must be in [0, lr] (got %g)", t.MinLR)
 	case !(t.EMA >= 0 && t.EMA < 1):
 		return fmt.Errorf("ema must be in [0, 1) (got %g)", t.EMA)
+	case t.MatmulPrecision != "" && t.MatmulPrecision != "high" && t.MatmulPrecision != "highest":
+		return fmt.Errorf("matmul_precision must be high or highest (got %q)", t.MatmulPrecision)
 	}
 	return nil
 }

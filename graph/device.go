@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aigc-go/aigc/graph/cpu"
+	"github.com/aigc-go/aigc/graph/exec"
 )
 
 // Device is where compiled programs run.
@@ -17,31 +20,61 @@ const (
 	CUDA Device = "cuda"
 )
 
-// CUDABuild reports whether this binary can run programs on a GPU. The CUDA backend lives
-// in a separate binary (aigc-cuda, build tag aigc_cuda), because gorgonia.org/cu exits the
-// process at start-up on machines without a GPU.
-const CUDABuild = false
-
-// ChooseDevice resolves a --device request (auto, cpu or cuda) for this binary. When the
-// answer differs from what was asked for, note says so in one line for the user.
-func ChooseDevice(want string) (d Device, note string, err error) {
+// ParseDevice checks a --device request: auto, cpu, cuda or cuda:N (GPU N). It returns
+// the kind asked for and the GPU's index.
+func ParseDevice(want string) (kind string, index int, err error) {
 	switch want {
-	case "cpu":
-		return CPU, "", nil
-	case "cuda", "auto":
-		if CUDABuild {
-			return CUDA, "", nil
-		}
-		why := "this build of aigc has no CUDA support"
-		if gpus := GPUs(); len(gpus) > 0 {
-			why = fmt.Sprintf("found %s, but this build of aigc has no CUDA support", gpus[0])
-		} else if want == "auto" {
-			why = "no CUDA device found"
-		}
-		return CPU, fmt.Sprintf("aigc: --device %s: %s; running on the CPU", want, why), nil
+	case "auto", "cpu", "cuda":
+		return want, 0, nil
 	}
-	return "", "", fmt.Errorf("--device %q: want auto, cpu or cuda", want)
+	if n, ok := strings.CutPrefix(want, "cuda:"); ok {
+		if i, err := strconv.Atoi(n); err == nil && i >= 0 {
+			return "cuda", i, nil
+		}
+	}
+	return "", 0, fmt.Errorf("--device %q: want auto, cpu, cuda or cuda:N", want)
 }
+
+// The GPU this process computes on, opened once.
+var (
+	gpuOnce sync.Once
+	gpu     exec.Device
+	gpuErr  error
+)
+
+// ChooseDevice resolves a --device request for this binary and makes the executor compile
+// programs for the device chosen. When the answer differs from what was asked for, note
+// says so in one line for the user. (The plain aigc hands requests for a GPU to aigc-cuda
+// before this; see cmd/aigc.)
+func ChooseDevice(want string) (d Device, note string, err error) {
+	kind, index, err := ParseDevice(want)
+	if err != nil {
+		return "", "", err
+	}
+	if kind == "cpu" {
+		UseDevice(cpu.Device)
+		return CPU, "", nil
+	}
+	gpuOnce.Do(func() { gpu, gpuErr = openGPU(index) })
+	if gpuErr == nil {
+		UseDevice(gpu)
+		return CUDA, "", nil
+	}
+	if kind == "cuda" {
+		return "", "", fmt.Errorf("--device %s: %v", want, gpuErr)
+	}
+	UseDevice(cpu.Device)
+	why := "no CUDA device found"
+	if gpus := GPUs(); len(gpus) > 0 {
+		why = fmt.Sprintf("found %s, but %v", gpus[0], gpuErr)
+	}
+	return CPU, fmt.Sprintf("aigc: --device %s: %s; running on the CPU", want, why), nil
+}
+
+// SetMatmulPrecision chooses the GPU's matrix-product arithmetic: "high" (the default)
+// allows TF32 tensor cores, "highest" keeps float32 throughout (PyTorch's
+// torch.set_float32_matmul_precision). The CPU always computes in float32.
+func SetMatmulPrecision(p string) { setExact(device, p == "highest") }
 
 // GPUs lists the NVIDIA GPUs the kernel driver reports, without needing CUDA.
 func GPUs() []string {
@@ -59,6 +92,16 @@ func GPUs() []string {
 		}
 	}
 	return out
+}
+
+// NvidiaDriver returns the kernel driver's version line, or "".
+func NvidiaDriver() string {
+	b, err := os.ReadFile("/proc/driver/nvidia/version")
+	if err != nil {
+		return ""
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(line)
 }
 
 // BLAS names the library that computes matrix products on the CPU.

@@ -50,3 +50,14 @@ type Gemm struct {
 
 // Float is a float32 kernel parameter as its 8 bytes.
 func Float(f float32) uint64 { return uint64(*(*uint32)(unsafe.Pointer(&f))) }
+
+// GPUInfo describes a GPU.
+type GPUInfo struct {
+	Index       int    `json:"index"`
+	Name        string `json:"name"`
+	MemoryBytes int64  `json:"memory_bytes"`
+	Capability  string `json:"compute_capability"`
+	Driver      string `json:"driver"`
+	CUBLAS      string `json:"cublas,omitempty"`
+	CapMajor    int    `json:"-"` // TF32 tensor cores from 8 (Ampere)
+}

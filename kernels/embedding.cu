@@ -20,20 +20,13 @@ extern "C" __global__ void lookup(float* y, const float* w, const float* ids, in
 }
 EXPORT(lookup);
 
-// lookup_grad: dw[v] = Σ_{n: ids[n] = v} dy[n], one thread per table element, the rows
-// added in order (deterministic, no atomics): for the vocabularies of these models a pass
-// over the ids per element is cheap.
+// lookup_grad: dw[v] = Σ_{n: ids[n] = v} dy[n], scattered with atomic adds into dw,
+// zeroed before (the order of the additions varies, as in PyTorch's embedding backward).
 extern "C" __global__ void lookup_grad(float* dw, const float* ids, const float* dy, int* status, i64 v, i64 e,
                                        i64 n) {
-  FOR_N(i, v * e) {
-    i64 row = i / e, col = i % e;
-    float s = 0;
-    for (i64 k = 0; k < n; k++) {
-      float id = ids[k];
-      if (id == (float)row) s += dy[k * e + col];
-      if (i == 0) row_index(id, v, status);
-    }
-    dw[i] = s;
+  FOR_N(i, n * e) {
+    i64 r = row_index(ids[i / e], v, status);
+    if (r >= 0) atomicAdd(&dw[r * e + i % e], dy[i]);
   }
 }
 EXPORT(lookup_grad);

@@ -134,5 +134,13 @@ extern "C" void emu_sgemm_strided_batched(int transa, int transb, int m, int n, 
   }
 }
 
+extern "C" int emu_count(void) { return (int)emu::registry().size(); }
+
+extern "C" const char* emu_name(int i) {
+  auto it = emu::registry().begin();
+  std::advance(it, i);
+  return it->first.c_str();
+}
+
 // Every kernel file.
 #include "kernels.inc"

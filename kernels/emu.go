@@ -22,6 +22,7 @@ import "C"
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -90,7 +91,12 @@ func (e *Emulator) Zero(p Ptr, bytes int) error {
 	return nil
 }
 
+// Function returns a kernel by name if nvcc compiled it: the emulation has every kernel
+// of the sources, but a GPU has only those of the committed PTX.
 func (e *Emulator) Function(name string) (Function, error) {
+	if !slices.Contains(allEntries(), name) {
+		return nil, fmt.Errorf("no kernel %s in the embedded PTX", name)
+	}
 	return emuFunction{name: name, cname: C.CString(name)}, nil
 }
 
@@ -124,3 +130,13 @@ func cbool(b bool) C.int {
 }
 
 func (e *Emulator) Sync() error { return nil }
+
+// EmulatedKernels lists the kernels the emulation has (every EXPORT of the sources).
+func EmulatedKernels() []string {
+	n := int(C.emu_count())
+	out := make([]string, n)
+	for i := range out {
+		out[i] = C.GoString(C.emu_name(C.int(i)))
+	}
+	return out
+}

@@ -14,6 +14,9 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
 void emu_sgemm_strided_batched(int transa, int transb, int m, int n, int k, float alpha, const float* a, int lda,
                                long long sa, const float* b, int ldb, long long sb, float beta, float* c, int ldc,
                                long long sc, int batch);
+// emu_count and emu_name list the registered kernels.
+int emu_count(void);
+const char* emu_name(int i);
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@ package kernels
 import (
 	"embed"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -64,5 +65,15 @@ func Entries(ptx []byte) []string {
 			}
 		}
 	}
+	return out
+}
+
+// allEntries lists every kernel of the embedded PTX, sorted.
+func allEntries() []string {
+	var out []string
+	for _, ptx := range Modules() {
+		out = append(out, Entries(ptx)...)
+	}
+	slices.Sort(out)
 	return out
 }

@@ -48,15 +48,42 @@ extern "C" __global__ void ln_grad_x(float* dx, const float* x, const float* gam
 }
 EXPORT(ln_grad_x);
 
-// ln_grad_gamma: Σ_rows dy·x̂, one thread per column.
+// ln_grad_gamma: Σ_rows dy·x̂ into dg, zeroed before. Blocks of 32 columns × 8 rows
+// read coalesced rows; gridDim.y blocks share the rows and add their sums atomically.
 extern "C" __global__ void ln_grad_gamma(float* dg, const float* x, const float* st, const float* dy, i64 rows, i64 d) {
-  FOR_N(j, d) {
-    float s = 0;
-    for (i64 r = 0; r < rows; r++) s += dy[r * d + j] * (x[r * d + j] - st[2 * r]) * st[2 * r + 1];
-    dg[j] = s;
+  __shared__ float part[8][33];
+  i64 j = blockIdx.x * 32 + threadIdx.x % 32;
+  int lane = threadIdx.x / 32;
+  float s = 0;
+  if (j < d)
+    for (i64 r = blockIdx.y * 8 + lane; r < rows; r += 8 * gridDim.y)
+      s += dy[r * d + j] * (x[r * d + j] - st[2 * r]) * st[2 * r + 1];
+  part[lane][threadIdx.x % 32] = s;
+  __syncthreads();
+  if (lane == 0 && j < d) {
+    for (int k = 1; k < 8; k++) s += part[k][threadIdx.x % 32];
+    atomicAdd(&dg[j], s);
   }
 }
 EXPORT(ln_grad_gamma);
+
+// col_sums: Σ_rows x [rows, cols] into out, zeroed before, as ln_grad_gamma (a bias's
+// gradient).
+extern "C" __global__ void col_sums(float* out, const float* x, i64 rows, i64 cols) {
+  __shared__ float part[8][33];
+  i64 j = blockIdx.x * 32 + threadIdx.x % 32;
+  int lane = threadIdx.x / 32;
+  float s = 0;
+  if (j < cols)
+    for (i64 r = blockIdx.y * 8 + lane; r < rows; r += 8 * gridDim.y) s += x[r * cols + j];
+  part[lane][threadIdx.x % 32] = s;
+  __syncthreads();
+  if (lane == 0 && j < cols) {
+    for (int k = 1; k < 8; k++) s += part[k][threadIdx.x % 32];
+    atomicAdd(&out[j], s);
+  }
+}
+EXPORT(col_sums);
 
 // bn_stats: per channel of x [n, c, inner], the batch mean and 1/√(var+eps) into st [2, c],
 // and the running statistics updated as PyTorch's train-mode forward does.

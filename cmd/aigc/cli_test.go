@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image/png"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,6 +26,13 @@ var tiny = []string{"--data", smallData, "--set", "hidden=8", "--set", "latent=2
 type result struct {
 	code           int
 	stdout, stderr string
+}
+
+// TestMain keeps the tests on the CPU on any machine: with no stand-in, a GPU machine
+// with aigc-cuda on PATH would hand --device auto commands to it.
+func TestMain(m *testing.M) {
+	probeHost = func() gpuHost { return gpuHost{} }
+	os.Exit(m.Run())
 }
 
 func run(t *testing.T, ctx context.Context, args ...string) result {
@@ -131,7 +140,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"train"}, 2, "takes one MODEL"},
 		{[]string{"train", "vae", "--bogus"}, 2, "unknown flag: --bogus"},
 		{[]string{"train", "vae", "--data", filepath.Join(dir, "none")}, 1, "none"},
-		{[]string{"train", "vae", "--device", "tpu"}, 2, `--device "tpu": want auto, cpu or cuda`},
+		{[]string{"train", "vae", "--device", "tpu"}, 2, `--device "tpu": want auto, cpu, cuda or cuda:N`},
 		{[]string{"sample", "vae", "-n", "0", "--run", dir}, 2, "-n must be between 1 and 100000 (got 0)"},
 		{[]string{"sample", "vae", "-n", "1000000", "--run", dir}, 2, "(got 1000000)"},
 		{[]string{"sample", "vae", "--run", dir}, 1, "no checkpoint in " + dir},
@@ -189,13 +198,73 @@ func TestInterruptedTrainingExits130(t *testing.T) {
 	}
 }
 
-func TestDeviceFallsBackToCPU(t *testing.T) {
+// onHost makes the hand-off see h instead of this machine, and records what it would
+// execute.
+func onHost(t *testing.T, h gpuHost) *[]string {
+	t.Helper()
+	var started []string
+	prevProbe, prevExec := probeHost, execCUDA
+	probeHost = func() gpuHost { return h }
+	execCUDA = func(path string, args []string) error {
+		started = append([]string{path}, args...)
+		return errors.New("handed off")
+	}
+	t.Cleanup(func() { probeHost, execCUDA = prevProbe, prevExec })
+	return &started
+}
+
+// Without a GPU, --device auto trains on the CPU after one line, and --device cuda stops
+// with one line saying what is missing.
+func TestDeviceWithoutGPU(t *testing.T) {
+	onHost(t, gpuHost{})
 	dir := t.TempDir()
-	r := aigc(t, append([]string{"train", "vae", "--device", "cuda", "--run", dir, "--steps", "1", "-q"}, tiny...)...)
+	r := aigc(t, append([]string{"train", "vae", "--device", "auto", "--run", dir, "--steps", "1", "-q"}, tiny...)...)
 	mustSucceed(t, r)
-	if !strings.Contains(r.stderr, "--device cuda") || !strings.Contains(r.stderr, "running on the CPU") ||
+	if !strings.Contains(r.stderr, "--device auto: no NVIDIA GPU found") || !strings.Contains(r.stderr, "running on the CPU") ||
 		strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("stderr %q: want one line saying the CPU is used", r.stderr)
+	}
+	for _, dev := range []string{"cuda", "cuda:1"} {
+		r = aigc(t, append([]string{"train", "vae", "--device", dev, "--run", t.TempDir(), "--steps", "1"}, tiny...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "--device "+dev+": no NVIDIA GPU found") || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {
+			t.Fatalf("--device %s without a GPU: exit %d, stdout %q, stderr %q", dev, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// With a GPU but no driver library or no aigc-cuda, the line says which is missing and how
+// to get it.
+func TestDeviceSaysWhatIsMissing(t *testing.T) {
+	for _, c := range []struct {
+		host gpuHost
+		want string
+	}{
+		{gpuHost{GPUs: []string{"NVIDIA H200"}}, "not the NVIDIA driver's libcuda.so.1"},
+		{gpuHost{GPUs: []string{"NVIDIA H200"}, Driver: "/usr/lib/libcuda.so.1"}, "not aigc-cuda beside this aigc or on PATH (build it with make cuda"},
+	} {
+		onHost(t, c.host)
+		r := aigc(t, "train", "vae", "--device", "cuda", "--steps", "1")
+		if r.code != 1 || !strings.Contains(r.stderr, "found NVIDIA H200, but "+c.want) {
+			t.Fatalf("exit %d, stderr %q: want %q", r.code, r.stderr, c.want)
+		}
+	}
+}
+
+// With a GPU, its driver and aigc-cuda, a request for a GPU runs aigc-cuda with the same
+// command line; --device cpu stays here.
+func TestDeviceHandsOffToAigcCUDA(t *testing.T) {
+	started := onHost(t, gpuHost{GPUs: []string{"NVIDIA H200"}, Driver: "/usr/lib/libcuda.so.1", Binary: "/opt/aigc/aigc-cuda"})
+	args := []string{"sample", "vae", "-n", "4", "--device", "cuda:1"}
+	r := aigc(t, args...)
+	want := append([]string{"/opt/aigc/aigc-cuda", "/opt/aigc/aigc-cuda"}, args...)
+	if r.code != 1 || !slices.Equal(*started, want) || !strings.Contains(r.stderr, "starting /opt/aigc/aigc-cuda: handed off") {
+		t.Fatalf("exit %d, started %q, stderr %q; want %q", r.code, *started, r.stderr, want)
+	}
+	*started = nil
+	r = aigc(t, "models", "--device", "cpu")
+	mustSucceed(t, r)
+	if *started != nil {
+		t.Fatalf("--device cpu started %q", *started)
 	}
 }
 

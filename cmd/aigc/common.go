@@ -12,6 +12,7 @@ import (
 
 	"github.com/aigc-go/aigc/configs"
 	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/graph"
 	"github.com/aigc-go/aigc/models"
 	"github.com/aigc-go/aigc/train"
 )
@@ -37,6 +38,7 @@ func (c *configFlags) load(name string) (*models.Family, configs.Config, error) 
 	if err := configs.Load(cfg, name, c.File, c.Sets); err != nil {
 		return nil, nil, err
 	}
+	graph.SetMatmulPrecision(cfg.TrainConfig().MatmulPrecision)
 	return fam, cfg, nil
 }
 
@@ -120,7 +122,12 @@ func (c *checkpointFlags) open(model string) (*models.Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return models.Open(path, model)
+	l, err := models.Open(path, model)
+	if err != nil {
+		return nil, err
+	}
+	graph.SetMatmulPrecision(l.Config.TrainConfig().MatmulPrecision)
+	return l, nil
 }
 
 // printJSON writes v as indented JSON: the output of --json.

@@ -40,23 +40,54 @@ func runDevices(o *devicesOptions) error {
 		Device: "cpu", Name: cpuName(), Usable: true,
 		Details: fmt.Sprintf("%d cores, %d threads in use, BLAS: %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), graph.BLAS()),
 	}}
-	for _, gpu := range graph.GPUs() {
-		d := deviceInfo{Device: "cuda", Name: gpu, Usable: graph.CUDABuild}
-		if !graph.CUDABuild {
-			d.Details = "this build has no CUDA support (the aigc-cuda binary adds it)"
-		}
-		devs = append(devs, d)
-	}
+	gpus, why := gpuDevices(o.globalOptions)
+	devs = append(devs, gpus...)
 	if o.JSON {
 		return printJSON(o.Out, devs)
 	}
 	for _, d := range devs {
-		fmt.Fprintf(o.Out, "%-5s %s: %s\n", d.Device, d.Name, d.Details)
+		fmt.Fprintf(o.Out, "%-6s %s: %s\n", d.Device, d.Name, d.Details)
 	}
-	if len(devs) == 1 {
-		fmt.Fprintln(o.Out, "cuda  none found")
+	if why != "" {
+		fmt.Fprintf(o.Out, "cuda   none usable: %s\n", why)
 	}
 	return nil
+}
+
+// gpuDevices lists the GPUs: through the CUDA driver in aigc-cuda (name, memory, compute
+// capability, driver), else as the kernel driver reports them, with why none is usable.
+func gpuDevices(g *globalOptions) ([]deviceInfo, string) {
+	if graph.CUDABuild {
+		infos, err := graph.GPUInfos()
+		if err != nil {
+			return nil, err.Error()
+		}
+		var out []deviceInfo
+		for _, i := range infos {
+			details := fmt.Sprintf("%.1f GiB, compute capability %s, driver CUDA %s", float64(i.MemoryBytes)/(1<<30), i.Capability, i.Driver)
+			if i.CUBLAS != "" {
+				details += ", " + i.CUBLAS
+			}
+			out = append(out, deviceInfo{Device: fmt.Sprintf("cuda:%d", i.Index), Name: i.Name, Usable: true, Details: details})
+		}
+		if len(out) == 0 {
+			return nil, "the CUDA driver reports no GPU"
+		}
+		return out, ""
+	}
+	var out []deviceInfo
+	why := g.cpuWhy
+	if why == "" {
+		why = probeHost().missing()
+	}
+	for i, name := range graph.GPUs() {
+		details := "needs aigc-cuda"
+		if v := graph.NvidiaDriver(); v != "" {
+			details += "; " + v
+		}
+		out = append(out, deviceInfo{Device: fmt.Sprintf("cuda:%d", i), Name: name, Details: details})
+	}
+	return out, why
 }
 
 // cpuName reads the processor's model name on Linux.

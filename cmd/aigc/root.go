@@ -27,6 +27,13 @@ type globalOptions struct {
 	Out, Err io.Writer
 	Terminal bool     // Out is a terminal: progress bars are drawn
 	Args     []string // the command line, for hints such as how to resume
+
+	// The device chosen before any command runs (models compile for it when built): the
+	// line to print when it is not what was asked for, or why none could be chosen.
+	device     graph.Device
+	deviceNote string
+	deviceErr  error
+	cpuWhy     string // why the plain aigc did not hand a GPU request to aigc-cuda
 }
 
 // usageError marks a mistake in the command line (exit status 2).
@@ -73,15 +80,24 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 			if g.Threads < 0 {
 				return usageError{fmt.Errorf("--threads must be >= 0 (got %d)", g.Threads)}
 			}
-			if _, _, err := graph.ChooseDevice(g.Device); err != nil {
-				return usageError{err} // a bad --device fails before any work; the note comes later
+			if _, _, err := graph.ParseDevice(g.Device); err != nil {
+				return usageError{err} // a bad --device fails before any work
 			}
 			graph.SetThreads(g.Threads)
+			if err := g.handOff(); err != nil {
+				return err
+			}
+			// The device is chosen now, as models compile for it; the note, or the error,
+			// comes when a command computes (chooseDevice).
+			g.device, g.deviceNote, g.deviceErr = graph.ChooseDevice(g.Device)
+			if g.deviceNote != "" && g.cpuWhy != "" {
+				g.deviceNote = fmt.Sprintf("aigc: --device %s: %s; running on the CPU", g.Device, g.cpuWhy)
+			}
 			return nil
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.Device, "device", "auto", "where to compute: auto, cpu or cuda")
+	pf.StringVar(&g.Device, "device", "auto", "where to compute: auto (a GPU if there is one), cpu, cuda or cuda:N")
 	pf.Uint64Var(&g.Seed, "seed", 1, "seed of every random choice (initialisation, shuffling, noise, sampling)")
 	pf.IntVar(&g.Threads, "threads", 0, "CPU threads for computation (0: all cores)")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only results and errors")
@@ -106,14 +122,14 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 // chooseDevice resolves --device, printing the one line that says when the CPU is used
 // instead of what was asked for.
 func (g *globalOptions) chooseDevice() (graph.Device, error) {
-	d, note, err := graph.ChooseDevice(g.Device)
-	if err != nil {
-		return "", usageError{err}
+	if g.deviceErr != nil {
+		return "", g.deviceErr
 	}
-	if note != "" {
-		fmt.Fprintln(g.Err, note)
+	if g.deviceNote != "" {
+		fmt.Fprintln(g.Err, g.deviceNote)
+		g.deviceNote = ""
 	}
-	return d, nil
+	return g.device, nil
 }
 
 // say prints a line unless --quiet.

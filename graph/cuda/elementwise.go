@@ -38,6 +38,9 @@ func init() {
 	})
 	register("BiasGrad", func(d *Device, p *exec.Prep) (exec.Launch, error) {
 		outer, c, inner := split(p.In[0].Shape, p.Op.(exec.BiasGrad).Axis)
+		if inner == 1 { // [rows, c]: a linear layer's bias
+			return d.columnSums("col_sums", outer, c, ptr(p.Out), ptr(p.In[0]), i64(outer), i64(c))
+		}
 		return one(d.grid("bias_grad", [3]int{c, 1, 1}, threads, ptr(p.Out), ptr(p.In[0]), i64(outer), i64(c), i64(inner)))
 	})
 	register("Sum", sum)

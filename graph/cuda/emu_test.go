@@ -263,6 +263,11 @@ func TestNorms(t *testing.T) {
 	check(t, exec.LayerNorm{}, x.shape, x, gamma, beta, st)
 	check(t, exec.LayerNormGradX{}, x.shape, x, gamma, st, dy)
 	check(t, exec.LayerNormGradGamma{}, []int{45}, x, st, dy)
+	// Rows enough for the column sums to split them among blocks.
+	big := randn(r, 700, 45)
+	bigSt := operand{shape: []int{700, 2}, data: runOp(t, cpu.Device, op, []int{700, 2}, []operand{big}).out}
+	check(t, exec.LayerNormGradGamma{}, []int{45}, big, bigSt, randn(r, 700, 45))
+	check(t, exec.BiasGrad{Axis: 1}, []int{45}, big)
 
 	for _, shape := range [][]int{{6, 5, 7, 3}, {10, 9}} {
 		x := randn(r, shape...)

@@ -36,8 +36,11 @@ type gemm struct {
 func (d *Device) gemm(g gemm) func() error {
 	cg := kernels.Gemm{TransA: g.transB, TransB: g.transA, M: g.n, N: g.m, K: g.k, Alpha: g.alpha, Beta: g.beta,
 		A: g.b, LDA: g.ldb, StrideA: g.strideB, B: g.a, LDB: g.lda, StrideB: g.strideA,
-		C: g.c, LDC: g.ldc, StrideC: g.strideC, Batch: max(g.batch, 1), Exact: d.Exact}
-	return func() error { return d.drv.Gemm(cg) }
+		C: g.c, LDC: g.ldc, StrideC: g.strideC, Batch: max(g.batch, 1)}
+	return func() error {
+		cg.Exact = d.Exact // read at launch: the precision may be chosen after compiling
+		return d.drv.Gemm(cg)
+	}
 }
 
 // mdims returns m and k of op(a), and k and n of op(b).

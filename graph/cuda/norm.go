@@ -25,7 +25,7 @@ func init() {
 	})
 	register("LayerNormGradGamma", func(d *Device, p *exec.Prep) (exec.Launch, error) {
 		rows, dim := p.In[0].Shape[0], p.In[0].Shape[1]
-		return one(d.elems("ln_grad_gamma", dim, ptr(p.Out), ptr(p.In[0]), ptr(p.In[1]), ptr(p.In[2]), i64(rows), i64(dim)))
+		return d.columnSums("ln_grad_gamma", rows, dim, ptr(p.Out), ptr(p.In[0]), ptr(p.In[1]), ptr(p.In[2]), i64(rows), i64(dim))
 	})
 	register("BatchNormStats", func(d *Device, p *exec.Prep) (exec.Launch, error) {
 		op := p.Op.(exec.BatchNormStats)
@@ -68,6 +68,20 @@ func init() {
 		n := p.Out.Size()
 		return one(d.elems("bn_input_grad", n, ptr(p.Out), ptr(p.In[0]), ptr(p.In[1]), ptr(p.In[2]), ptr(p.In[3]), sums, i64(c), i64(inner), i64(n)))
 	})
+}
+
+// columnSums zeroes out [cols] and launches a column-sum kernel (ln_grad_gamma,
+// col_sums) over rows: blocks of 32 columns, the rows shared among up to 64 blocks.
+func (d *Device) columnSums(name string, rows, cols int, out uint64, args ...uint64) (exec.Launch, error) {
+	zero, err := d.elems("fill", cols, out, f32(0), i64(cols))
+	if err != nil {
+		return nil, err
+	}
+	sum, err := d.grid(name, [3]int{(cols + 31) / 32, min(max(rows/256, 1), 64), 1}, 256, append([]uint64{out}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return seq(zero, sum), nil
 }
 
 // bnSplit returns batch, channels and the elements per channel of an [N, C, ...] shape.
