@@ -13,20 +13,46 @@ BLAS    := $(if $(HAVE_OPENBLAS),OpenBLAS,pure-Go BLAS (install libopenblas-dev 
 GOFLAGS := -tags '$(TAGS)'
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test lint demo bench bench-compare fuzz classifier-weights clean
+# The CUDA kernels also run in the tests on a host emulation of a GPU (tag aigc_emu),
+# which needs a C++20 compiler; aigc-cuda needs the CUDA toolkit's headers and libcuda
+# (scripts/install-cuda.sh installs Debian's CUDA 11.8).
+HAVE_CXX  := $(shell printf 'int main(){}' | $${CXX:-g++} -std=c++20 -x c++ - -o /dev/null 2>/dev/null && echo yes)
+HAVE_CUDA := $(shell printf '\043include <cuda.h>\nint main(void){return 0;}' | $${CC:-cc} -x c - -lcuda -o /dev/null 2>/dev/null && echo yes)
+TEST_TAGS := $(TAGS) $(if $(HAVE_CXX),aigc_emu,)
+CUDA_TAGS := aigc_cuda $(TAGS)
+
+.PHONY: build cuda cuda-check test lint demo bench bench-compare fuzz classifier-weights clean
 
 build:
 	@echo "building $(BIN) with $(BLAS)"
 	$(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/aigc
 
-test: lint
-	@echo "testing with $(BLAS)"
-	$(GO) test $(GOFLAGS) ./...
+# bin/aigc-cuda: aigc with the CUDA device. aigc runs it for --device cuda or auto when
+# this machine has a GPU; it needs the NVIDIA driver (libcuda.so.1) and libcublas at run time.
+cuda:
+	@if [ "$(HAVE_CUDA)" != yes ]; then sh scripts/install-cuda.sh; fi
+	$(GO) build -tags '$(CUDA_TAGS)' -ldflags '$(LDFLAGS)' -o bin/aigc-cuda ./cmd/aigc
+
+test: lint cuda-check
+	@echo "testing with $(BLAS)$(if $(HAVE_CXX),, (no C++20 compiler: the emulated CUDA kernel tests are skipped; apt-get install g++))"
+	$(GO) test -tags '$(TEST_TAGS)' ./...
+
+# With the CUDA toolkit: go vet and build aigc-cuda (the kernels' PTX is checked by the
+# tests of ./kernels). AIGC_REQUIRE_CUDA=1, as CI sets, makes a missing toolkit an error.
+cuda-check:
+ifeq ($(HAVE_CUDA),yes)
+	$(GO) vet -tags '$(CUDA_TAGS)' ./...
+	$(GO) build -tags '$(CUDA_TAGS)' -o bin/aigc-cuda ./cmd/aigc
+else
+	@if [ "$$AIGC_REQUIRE_CUDA" = 1 ]; then echo "cuda-check: no CUDA toolkit (scripts/install-cuda.sh)"; exit 1; fi
+	@echo "cuda-check: no CUDA toolkit, aigc-cuda not built (scripts/install-cuda.sh installs it)"
+endif
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet $(GOFLAGS) ./...
+	$(GO) vet -tags '$(TEST_TAGS)' ./...
 
 # Two epochs of the VAE (about 5 s on 2 cores), then a grid of 64 samples and the
 # evaluation figures, all in runs/demo.
