@@ -3,6 +3,9 @@
 package graph
 
 import (
+	"errors"
+
+	"github.com/aigc-go/aigc/graph/cpu"
 	"github.com/aigc-go/aigc/graph/cuda"
 	"github.com/aigc-go/aigc/graph/exec"
 	"github.com/aigc-go/aigc/kernels"
@@ -31,3 +34,12 @@ func setExact(d exec.Device, exact bool) {
 
 // GPUInfos describes the GPUs through the CUDA driver.
 func GPUInfos() ([]kernels.GPUInfo, error) { return kernels.GPUs() }
+
+// CheckKernels runs every kernel of the GPU the executor computes on against the CPU's
+// op (graph/cuda's Check) to relative tolerance tol.
+func CheckKernels(tol float64) ([]cuda.CheckResult, error) {
+	if _, ok := device.(*cuda.Device); !ok {
+		return nil, errors.New("no GPU chosen (--device cuda)")
+	}
+	return cuda.Check(device, cpu.Device, tol), nil
+}

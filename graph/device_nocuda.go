@@ -5,6 +5,7 @@ package graph
 import (
 	"errors"
 
+	"github.com/aigc-go/aigc/graph/cuda"
 	"github.com/aigc-go/aigc/graph/exec"
 	"github.com/aigc-go/aigc/kernels"
 )
@@ -22,3 +23,6 @@ func setExact(exec.Device, bool) {}
 
 // GPUInfos needs the CUDA driver, which only aigc-cuda links.
 func GPUInfos() ([]kernels.GPUInfo, error) { return nil, errNoCUDA }
+
+// CheckKernels needs a GPU, which only aigc-cuda drives.
+func CheckKernels(float64) ([]cuda.CheckResult, error) { return nil, errNoCUDA }

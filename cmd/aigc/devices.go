@@ -13,7 +13,8 @@ import (
 
 type devicesOptions struct {
 	*globalOptions
-	JSON bool
+	JSON  bool
+	Check bool
 }
 
 func newDevicesCmd(g *globalOptions) *cobra.Command {
@@ -25,6 +26,7 @@ func newDevicesCmd(g *globalOptions) *cobra.Command {
 		RunE:  func(cmd *cobra.Command, args []string) error { return runDevices(o) },
 	}
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the devices as JSON")
+	cmd.Flags().BoolVar(&o.Check, "check", false, "run every GPU kernel against the CPU's op on random inputs (aigc-cuda)")
 	return cmd
 }
 
@@ -36,6 +38,9 @@ type deviceInfo struct {
 }
 
 func runDevices(o *devicesOptions) error {
+	if o.Check {
+		return checkKernels(o)
+	}
 	devs := []deviceInfo{{
 		Device: "cpu", Name: cpuName(), Usable: true,
 		Details: fmt.Sprintf("%d cores, %d threads in use, BLAS: %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), graph.BLAS()),
@@ -101,4 +106,42 @@ func cpuName() string {
 		}
 	}
 	return runtime.GOARCH + " CPU"
+}
+
+// checkKernels compares every GPU kernel with the CPU's op, one line per case (or JSON),
+// and fails when one is beyond float32 relative error 1e-4.
+func checkKernels(o *devicesOptions) error {
+	if _, err := o.chooseDevice(); err != nil {
+		return err
+	}
+	res, err := graph.CheckKernels(1e-4)
+	if err != nil {
+		return fmt.Errorf("devices --check: %w", err)
+	}
+	failed := 0
+	for _, r := range res {
+		if r.Err != "" {
+			failed++
+		}
+	}
+	if o.JSON {
+		if err := printJSON(o.Out, res); err != nil {
+			return err
+		}
+	} else {
+		worst := 0.0
+		for _, r := range res {
+			worst = max(worst, r.MaxErr)
+			status := "ok"
+			if r.Err != "" {
+				status = "FAIL " + r.Err
+			}
+			fmt.Fprintf(o.Out, "%-9.2e %s  %s\n", r.MaxErr, r.Name, status)
+		}
+		fmt.Fprintf(o.Out, "%d kernel cases, %d beyond relative error 1e-4, the largest error %.2e\n", len(res), failed, worst)
+	}
+	if failed > 0 {
+		return fmt.Errorf("devices --check: %d of %d kernel cases differ from the CPU", failed, len(res))
+	}
+	return nil
 }
