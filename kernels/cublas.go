@@ -23,20 +23,19 @@ package kernels
 // static math_fn p_math;
 // static gemm_fn p_gemm;
 //
-// // aigc_cublas_open loads the newest libcublas there is; it returns its name, or NULL.
-// static const char* aigc_cublas_open(void) {
-//   static const char* names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"};
-//   for (int i = 0; i < 4; i++) {
-//     lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-//     if (!lib) continue;
-//     p_create = (create_fn)dlsym(lib, "cublasCreate_v2");
-//     p_destroy = (destroy_fn)dlsym(lib, "cublasDestroy_v2");
-//     p_math = (math_fn)dlsym(lib, "cublasSetMathMode");
-//     p_gemm = (gemm_fn)dlsym(lib, "cublasSgemmStridedBatched");
-//     if (p_create && p_destroy && p_math && p_gemm) return names[i];
-//     dlclose(lib);
-//     lib = 0;
-//   }
+// // aigc_cublas_try loads cuBLAS from path (a soname or a file), with cuBLASLt from lt
+// // first when given (cuBLAS needs it, and its folder may not be on the loader's path).
+// static int aigc_cublas_try(const char* path, const char* lt) {
+//   if (lt) dlopen(lt, RTLD_NOW | RTLD_GLOBAL);
+//   lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+//   if (!lib) return 0;
+//   p_create = (create_fn)dlsym(lib, "cublasCreate_v2");
+//   p_destroy = (destroy_fn)dlsym(lib, "cublasDestroy_v2");
+//   p_math = (math_fn)dlsym(lib, "cublasSetMathMode");
+//   p_gemm = (gemm_fn)dlsym(lib, "cublasSgemmStridedBatched");
+//   if (p_create && p_destroy && p_math && p_gemm) return 1;
+//   dlclose(lib);
+//   lib = 0;
 //   return 0;
 // }
 // static int aigc_cublas_create(uintptr_t* h) { void* p = 0; int s = p_create(&p); *h = (uintptr_t)p; return s; }
@@ -52,6 +51,10 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"unsafe"
 )
 
 // cuBLAS's math modes (cublasMath_t).
@@ -67,13 +70,65 @@ type cublas struct {
 	tf32   bool // the GPU has TF32 tensor cores
 }
 
-// openCublas creates a handle in the calling thread's current context.
-func openCublas(tf32 bool) (*cublas, error) {
-	name := C.aigc_cublas_open()
-	if name == nil {
-		return nil, errors.New("no cuBLAS: libcublas.so.13, .12 or .11 not found (install the CUDA runtime libraries, e.g. libcublas11)")
+// cublasVersions are the sonames tried, newest first.
+var cublasVersions = []string{"13", "12", "11"}
+
+// cublasCandidates lists where cuBLAS may be: $AIGC_CUBLAS (a file or a folder), the
+// loader's path, the CUDA toolkit's folders, and the folder of PyTorch's wheel.
+func cublasCandidates() (paths, lts []string) {
+	add := func(dir string) {
+		for _, v := range cublasVersions {
+			paths = append(paths, filepath.Join(dir, "libcublas.so."+v))
+			lts = append(lts, filepath.Join(dir, "libcublasLt.so."+v))
+		}
 	}
-	b := &cublas{lib: C.GoString(name), tf32: tf32, mode: -1}
+	if env := os.Getenv("AIGC_CUBLAS"); env != "" {
+		if st, err := os.Stat(env); err == nil && !st.IsDir() {
+			paths, lts = append(paths, env), append(lts, filepath.Join(filepath.Dir(env), strings.Replace(filepath.Base(env), "libcublas.", "libcublasLt.", 1)))
+		} else {
+			add(env)
+		}
+	}
+	for _, v := range cublasVersions {
+		paths, lts = append(paths, "libcublas.so."+v), append(lts, "")
+	}
+	var dirs []string
+	for _, pattern := range []string{"/usr/local/cuda/lib64", "/usr/local/cuda/targets/*/lib", "/usr/local/cuda-*/lib64",
+		"/usr/local/lib/python3*/dist-packages/nvidia/cublas/lib", "/usr/lib/python3/dist-packages/nvidia/cublas/lib",
+		"/usr/local/lib/python3*/site-packages/nvidia/cublas/lib", "/opt/conda/lib", "/opt/conda/lib/python3*/site-packages/nvidia/cublas/lib"} {
+		m, _ := filepath.Glob(pattern)
+		dirs = append(dirs, m...)
+	}
+	for _, d := range dirs {
+		add(d)
+	}
+	return paths, lts
+}
+
+// openCublas loads cuBLAS and creates a handle in the calling thread's current context.
+func openCublas(tf32 bool) (*cublas, error) {
+	paths, lts := cublasCandidates()
+	name := ""
+	for i, p := range paths {
+		cp := C.CString(p)
+		var clt *C.char
+		if lts[i] != "" {
+			clt = C.CString(lts[i])
+		}
+		ok := C.aigc_cublas_try(cp, clt) == 1
+		C.free(unsafe.Pointer(cp))
+		if clt != nil {
+			C.free(unsafe.Pointer(clt))
+		}
+		if ok {
+			name = p
+			break
+		}
+	}
+	if name == "" {
+		return nil, errors.New("no cuBLAS: libcublas.so.13, .12 or .11 not found on the loader's path, in /usr/local/cuda or in PyTorch's wheel (install the CUDA runtime libraries, or set AIGC_CUBLAS to the library's folder)")
+	}
+	b := &cublas{lib: name, tf32: tf32, mode: -1}
 	if s := C.aigc_cublas_create(&b.handle); s != 0 {
 		return nil, fmt.Errorf("cublasCreate: status %d", int(s))
 	}

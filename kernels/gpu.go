@@ -6,19 +6,23 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"gorgonia.org/cu"
 )
 
 // GPU is the Driver over a real GPU: the CUDA driver API through gorgonia.org/cu, and
-// cuBLAS. A CUDA context is current on one OS thread, so every call runs on one locked
-// goroutine that holds it (the executor may call from any goroutine).
+// cuBLAS. A CUDA context is current per OS thread and a goroutine may move between
+// threads, so every call locks its goroutine to its thread and makes the context current
+// there first (cuCtxSetCurrent is a thread-local store: far cheaper than handing each
+// launch to one dedicated thread); a mutex keeps the calls one at a time.
 type GPU struct {
 	index int
 	name  string
 	info  GPUInfo
-	work  chan func()
+	mu    sync.Mutex
+	ctx   cu.CUContext
 	fns   map[string]cu.Function
 	mods  []cu.Module
 	blas  *cublas
@@ -72,37 +76,25 @@ func OpenGPU(index int) (*GPU, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &GPU{index: index, info: info, work: make(chan func()), fns: map[string]cu.Function{}}
+	g := &GPU{index: index, info: info, fns: map[string]cu.Function{}}
 	g.name = fmt.Sprintf("%s (cuda:%d)", info.Name, index)
-	started := make(chan error)
-	go g.loop(started)
-	if err := <-started; err != nil {
-		return nil, err
-	}
-	g.info.CUBLAS = g.blas.lib
-	return g, nil
-}
-
-// loop is the goroutine that owns the context.
-func (g *GPU) loop(started chan<- error) {
 	runtime.LockOSThread()
-	dev, err := cu.GetDevice(g.index)
+	defer runtime.UnlockOSThread()
+	dev, err := cu.GetDevice(index)
 	if err == nil {
-		_, err = dev.MakeContext(cu.SchedAuto)
+		g.ctx, err = dev.MakeContext(cu.SchedAuto)
 	}
 	if err == nil {
 		err = g.load()
 	}
 	if err == nil {
-		g.blas, err = openCublas(g.info.CapMajor >= 8)
+		g.blas, err = openCublas(info.CapMajor >= 8)
 	}
-	started <- err
 	if err != nil {
-		return
+		return nil, fmt.Errorf("cuda:%d: %v", index, err)
 	}
-	for f := range g.work {
-		f()
-	}
+	g.info.CUBLAS = g.blas.lib
+	return g, nil
 }
 
 // load JIT-compiles every embedded PTX module for this GPU.
@@ -124,11 +116,16 @@ func (g *GPU) load() error {
 	return nil
 }
 
-// do runs f on the context's thread.
+// do runs f with the context current on the calling thread.
 func (g *GPU) do(f func() error) error {
-	done := make(chan error, 1)
-	g.work <- func() { done <- f() }
-	return <-done
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cu.SetCurrentContext(g.ctx); err != nil {
+		return fmt.Errorf("cuda: making the context current: %v", err)
+	}
+	return f()
 }
 
 // Info describes the GPU.

@@ -19,6 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))  # 1: the fastest on a 2-core machine
+DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))  # cuda: the GPU runs of scripts/gpu-check.sh
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "text", "tinyshakespeare.txt")
 
 
@@ -39,7 +45,7 @@ class RNN(nn.Module):  # the reference design's Elman cell, tanh on the hidden s
         self.i2o = nn.Linear(v + hidden, v)
 
     def forward(self, ids):  # ids [T, B] -> logits [T, B, V]
-        h = torch.zeros(ids.shape[1], self.hidden)
+        h = torch.zeros(ids.shape[1], self.hidden, device=ids.device)
         x = F.one_hot(ids, self.v).float()
         out = []
         for t in range(ids.shape[0]):
@@ -70,7 +76,7 @@ def build(args, v):
 
 def batch(ids, b, t):
     starts = torch.randint(len(ids) - t - 1, (b,))
-    w = torch.stack([ids[s:s + t + 1] for s in starts]).T  # [T+1, B]
+    w = torch.stack([ids[s:s + t + 1] for s in starts]).T.to(DEVICE)  # [T+1, B]
     return w[:-1], w[1:]
 
 
@@ -114,14 +120,16 @@ def evaluate(model, ids, args):
 def main(args):
     torch.manual_seed(args.seed)
     train_ids, val_ids, v = corpus()
-    model = build(args, v)
+    model = build(args, v).to(DEVICE)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     if args.cmd == "bench":
         for _ in range(args.warmup):
             step(model, opt, train_ids, args)
+        sync()
         start = time.time()
         for _ in range(args.steps):
             step(model, opt, train_ids, args)
+        sync()
         el = time.time() - start
         print(json.dumps({"model": args.model, "ms_per_step": round(1000 * el / args.steps, 2),
                           "tokens_per_s": round(args.steps * args.batch_size * args.block_size / el)}))

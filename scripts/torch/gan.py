@@ -22,6 +22,12 @@ from torch import nn
 from vae import images
 
 torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))  # 1: the fastest on a 2-core machine
+DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))  # cuda: the GPU runs of scripts/gpu-check.sh
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 class Generator(nn.Module):
@@ -47,6 +53,7 @@ class Discriminator(nn.Module):
 def setup(args):
     torch.manual_seed(args.seed)
     g, d = Generator(100, 256), Discriminator(256, 0 if args.reference else 0.2, 0 if args.reference else args.dropout)
+    g, d = g.to(DEVICE), d.to(DEVICE)
     betas = (0.9, 0.999) if args.reference else (0.5, 0.999)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=betas)
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=betas)
@@ -56,7 +63,7 @@ def setup(args):
 
 def step(g, d, opt_g, opt_d, real_label, x):
     b = len(x)
-    z = torch.randn(b, 100)
+    z = torch.randn(b, 100, device=x.device)
     opt_d.zero_grad()
     real, fake = d(x), d(g(z).detach())
     loss_d = F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_label)) + \
@@ -64,7 +71,7 @@ def step(g, d, opt_g, opt_d, real_label, x):
     loss_d.backward()
     opt_d.step()
     opt_g.zero_grad()
-    out = d(g(torch.randn(b, 100)))
+    out = d(g(torch.randn(b, 100, device=x.device)))
     loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
     loss_g.backward()
     opt_g.step()
@@ -96,12 +103,14 @@ def save_samples(g, path):
 
 def bench(args):
     g, d, opt_g, opt_d, real_label = setup(args)
-    x_all = images("train-images-idx3-ubyte.gz") * 2 - 1
+    x_all = (images("train-images-idx3-ubyte.gz") * 2 - 1).to(DEVICE)
     for i in range(args.warmup):
         step(g, d, opt_g, opt_d, real_label, x_all[i * 64:(i + 1) * 64])
+    sync()
     start = time.time()
     for i in range(args.steps):
         step(g, d, opt_g, opt_d, real_label, x_all[i * 64:(i + 1) * 64])
+    sync()
     took = time.time() - start
     print(json.dumps({"framework": "pytorch " + torch.__version__, "ms_per_step": 1000 * took / args.steps,
                       "samples_per_s": 64 * args.steps / took}))

@@ -20,6 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 
 torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))  # 1: the fastest on a 2-core machine
+DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))  # cuda: the GPU runs of scripts/gpu-check.sh
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "text", "tinyshakespeare.txt")
 
 
@@ -38,7 +44,7 @@ class Block(nn.Module):
         sh = lambda z: z.view(b, t, self.nh, c // self.nh).transpose(1, 2)
         q, k, v = sh(q), sh(k), sh(v)
         att = (q @ k.transpose(-2, -1)) / math.sqrt(c // self.nh)
-        att = att.masked_fill(torch.ones(t, t).tril() == 0, float("-inf")).softmax(-1)
+        att = att.masked_fill(torch.ones(t, t, device=x.device).tril() == 0, float("-inf")).softmax(-1)
         x = x + self.c_proj((att @ v).transpose(1, 2).reshape(b, t, c))
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
 
@@ -55,7 +61,7 @@ class GPT(nn.Module):
                 nn.init.normal_(p, 0, 0.02 / math.sqrt(2 * layers) if n.endswith("c_proj.weight") or n.endswith("mlp_proj.weight") else 0.02)
 
     def forward(self, idx):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for b in self.h:
             x = b(x)
         return self.ln_f(x) @ self.wte.weight.T
@@ -78,15 +84,16 @@ def main(args):
     ids = torch.tensor([index[c] for c in text])
     cut = int(len(text) * 0.9)
     train_ids, val_ids = ids[:cut], ids[cut:]
-    model = GPT(len(chars), 64)
+    model = GPT(len(chars), args.block_size, args.n_embd, args.n_head, args.n_layer).to(DEVICE)
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "wte" not in n and "wpe" not in n]
     other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "wte" not in n and "wpe" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}],
                             lr=1e-3, betas=(0.9, 0.99))
 
     def step(it):
-        starts = torch.randint(len(train_ids) - 65, (12,))
-        w = torch.stack([train_ids[s:s + 65] for s in starts])
+        t = args.block_size + 1
+        starts = torch.randint(len(train_ids) - t, (args.batch_size,))
+        w = torch.stack([train_ids[s:s + t] for s in starts]).to(DEVICE)
         loss = F.cross_entropy(model(w[:, :-1]).reshape(-1, len(chars)), w[:, 1:].reshape(-1))
         for g in opt.param_groups:
             g["lr"] = lr_at(it, args)
@@ -99,11 +106,14 @@ def main(args):
     if args.cmd == "bench":
         for it in range(5):
             step(it)
+        sync()
         start = time.time()
         for it in range(args.steps):
             step(it)
+        sync()
         el = time.time() - start
-        print(json.dumps({"ms_per_step": round(1000 * el / args.steps, 2), "tokens_per_s": round(args.steps * 12 * 64 / el)}))
+        print(json.dumps({"ms_per_step": round(1000 * el / args.steps, 2),
+                          "tokens_per_s": round(args.steps * args.batch_size * args.block_size / el)}))
         return
     start = time.time()
     for it in range(args.max_iters):
@@ -114,9 +124,11 @@ def main(args):
     model.eval()
     total, n = 0.0, 0
     with torch.no_grad():
-        for s in range(0, len(val_ids) - 1, 64 * 12):
-            rows = [val_ids[o:o + 65] for o in range(s, min(s + 64 * 12, len(val_ids) - 1), 64)]
+        t, b = args.block_size, args.batch_size
+        for s in range(0, len(val_ids) - 1, t * b):
+            rows = [val_ids[o:o + t + 1] for o in range(s, min(s + t * b, len(val_ids) - 1), t)]
             for w in rows:  # the last window may be short
+                w = w.to(DEVICE)
                 logits = model(w[:-1].unsqueeze(0))
                 total += F.cross_entropy(logits[0], w[1:], reduction="sum").item()
                 n += len(w) - 1
@@ -130,4 +142,10 @@ if __name__ == "__main__":
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--lr-decay", choices=["wsd", "cosine"], default="wsd")
+    # the model's size (defaults: aigc's gpt.yaml; nanoGPT's GPU run: 6, 6, 384, 256, 64)
+    p.add_argument("--n-layer", type=int, default=4)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--n-embd", type=int, default=128)
+    p.add_argument("--block-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=12)
     main(p.parse_args())

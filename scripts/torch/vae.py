@@ -19,6 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))  # 1: the fastest on a 2-core machine
+DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))  # cuda: the GPU runs of scripts/gpu-check.sh
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "mnist")
 
 
@@ -95,8 +101,8 @@ def train(args):
 
 def bench(args):
     torch.manual_seed(args.seed)
-    train_x = images("train-images-idx3-ubyte.gz")
-    model = VAE()
+    train_x = images("train-images-idx3-ubyte.gz").to(DEVICE)
+    model = VAE().to(DEVICE)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step(i):
@@ -108,9 +114,11 @@ def bench(args):
 
     for i in range(args.warmup):
         step(i)
+    sync()
     start = time.time()
     for i in range(args.steps):
         step(i)
+    sync()
     took = time.time() - start
     flops = 2 * 128 * (784 * 400 + 2 * 400 * 20 + 20 * 400 + 400 * 784) * 3 - 2 * 128 * 784 * 400
     print(json.dumps({"framework": "pytorch " + torch.__version__, "threads": torch.get_num_threads(),
