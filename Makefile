@@ -16,8 +16,8 @@ LDFLAGS := -X main.version=$(VERSION)
 # The CUDA kernels also run in the tests on a host emulation of a GPU (tag aigc_emu),
 # which needs a C++20 compiler; aigc-cuda needs the CUDA toolkit's headers and libcuda
 # (scripts/install-cuda.sh installs Debian's CUDA 11.8).
-HAVE_CXX  := $(shell printf 'int main(){}' | $${CXX:-g++} -std=c++20 -x c++ - -o /dev/null 2>/dev/null && echo yes)
-HAVE_CUDA := $(shell printf '\043include <cuda.h>\nint main(void){return 0;}' | $${CC:-cc} -x c - -lcuda -o /dev/null 2>/dev/null && echo yes)
+HAVE_CXX  := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && printf 'int main(){}' | $${CXX:-g++} -std=c++20 -x c++ - -o /dev/null 2>/dev/null && echo yes)
+HAVE_CUDA := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && printf '\043include <cuda.h>\nint main(void){return 0;}' | $${CC:-cc} -x c - -lcuda -o /dev/null 2>/dev/null && echo yes)
 TEST_TAGS := $(TAGS) $(if $(HAVE_CXX),aigc_emu,)
 CUDA_TAGS := aigc_cuda $(TAGS)
 
