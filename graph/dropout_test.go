@@ -7,6 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/aigc-go/aigc/graph/exec"
 	"github.com/aigc-go/aigc/internal/rng"
 )
 
@@ -64,5 +65,49 @@ func TestDropout(t *testing.T) {
 func fill(dst []float32, v float32) {
 	for i := range dst {
 		dst[i] = v
+	}
+}
+
+// Dropout's gradient is the forward's mask again (regenerated from the same seed): the
+// finite differences, taken with the seed held, agree.
+func TestGradDropout(t *testing.T) {
+	ps := params64()
+	x := randParam(ps, "x", 1, 7, 9, 11)
+	d := NewDropout(0.3)
+	gradCheck(t, ps, func(g *G.ExprGraph) *G.Node {
+		y := d.Forward(x.Node(g), true)
+		d.Fill(g, rng.New(5))
+		return y
+	})
+}
+
+// The mask is the counter-based generator's: the same seed gives the same mask, and
+// element i's fate is exec.DropoutBits(seed, i) against the threshold.
+func TestDropoutMaskIsCounterBased(t *testing.T) {
+	d := NewDropout(0.5)
+	g := G.NewGraph()
+	var p *Program
+	var x *G.Node
+	if err := Build(func() {
+		x = Input(g, "x", tensor.Float32, 1000)
+		var err error
+		if p, err = Compile(d.Forward(x, true)); err != nil {
+			t.Fatal(err)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	fill(Buffer(x), 1)
+	d.Fill(g, rng.New(3))
+	seed := *d.seeds[g][0]
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range p.Floats(0) {
+		keep := uint64(exec.DropoutBits(seed, i)) >= exec.DropoutThreshold(0.5)
+		if keep != (v == 2) || (!keep && v != 0) {
+			t.Fatalf("element %d: %v with bits %d", i, v, exec.DropoutBits(seed, i))
+		}
 	}
 }

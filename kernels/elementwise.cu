@@ -229,3 +229,18 @@ extern "C" __global__ void fill(float* y, float v, i64 n) {
   FOR_N(i, n) y[i] = v;
 }
 EXPORT(fill);
+
+// dropout: y = x·scale where dropout_bits(seed, i) ≥ thr, else 0 (exec.Dropout: the
+// same bits as exec.DropoutBits on the CPU).
+__device__ __forceinline__ unsigned dropout_bits(unsigned long long seed, i64 i) {
+  unsigned long long z = seed + (unsigned long long)(i + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return (unsigned)((z ^ (z >> 31)) >> 32);
+}
+
+extern "C" __global__ void dropout(float* y, const float* x, unsigned long long seed, unsigned long long thr,
+                                   float scale, i64 n) {
+  FOR_N(i, n) y[i] = dropout_bits(seed, i) >= thr ? x[i] * scale : 0.0f;
+}
+EXPORT(dropout);

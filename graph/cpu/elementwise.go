@@ -463,3 +463,27 @@ func blockPadKernel[T float](p *exec.Prep) (exec.Launch, error) {
 		return nil
 	}, nil
 }
+
+func init() { register("Dropout", dropoutKernel[float32], dropoutKernel[float64]) }
+
+// dropoutKernel is x ⊙ m with the counter-based mask of exec.Dropout.
+func dropoutKernel[T float](p *exec.Prep) (exec.Launch, error) {
+	op := p.Op.(exec.Dropout)
+	y, x := data[T](p.Out), data[T](p.In[0])
+	thr, scale := exec.DropoutThreshold(op.P), T(1/(1-op.P))
+	var seed uint64
+	body := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if uint64(exec.DropoutBits(seed, i)) >= thr {
+				y[i] = x[i] * scale
+			} else {
+				y[i] = 0
+			}
+		}
+	}
+	return func() error {
+		seed = *op.Seed
+		For(len(y), elemGrain, body)
+		return nil
+	}, nil
+}

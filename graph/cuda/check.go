@@ -222,6 +222,10 @@ func casesElementwise(c *checker) {
 	}
 	c.check(exec.GELU{}, s, a)
 	c.check(exec.GELUGrad{}, s, a, b)
+	seed := uint64(0x5eed)
+	for _, p := range []float64{0.1, 0.5} {
+		c.check(exec.Dropout{P: p, Seed: &seed}, s, a) // the same mask as the CPU's, bit for bit
+	}
 }
 
 func casesFused(c *checker) {

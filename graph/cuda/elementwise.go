@@ -53,6 +53,18 @@ func init() {
 		k := p.In[0].Shape[len(p.In[0].Shape)-1]
 		return one(d.grid("softmax_grad_rows", [3]int{p.In[0].Size() / k, 1, 1}, rowThreads(k), ptr(p.Out), ptr(p.In[0]), ptr(p.In[1]), i64(k)))
 	})
+	register("Dropout", func(d *Device, p *exec.Prep) (exec.Launch, error) {
+		op := p.Op.(exec.Dropout)
+		n := p.Out.Size()
+		c, err := d.elems("dropout", n, ptr(p.Out), ptr(p.In[0]), 0, exec.DropoutThreshold(op.P), f32(1/(1-op.P)), i64(n))
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			c.args[2] = *op.Seed // this step's mask
+			return c.run()
+		}, nil
+	})
 	register("Join", join)
 	register("Block", block)
 	register("BlockPad", blockPad)

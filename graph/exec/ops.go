@@ -1,5 +1,7 @@
 package exec
 
+import "math"
+
 // The op catalog: every kind a device may be asked to run, with its attributes and
 // operands. graph/ defines each op's shapes and gradient; the comments here say what a
 // kernel must compute. Shapes are row-major; "[N, K]" is N rows of K.
@@ -310,6 +312,30 @@ type EMAStep struct{ Rate *float64 }
 // Swap exchanges the contents of its two inputs (the weights and their average).
 type Swap struct{}
 
+// Randomness.
+
+// Dropout is x ⊙ m, the mask m drawn from a counter-based generator: element i is kept,
+// scaled by 1/(1−P), when DropoutBits(*Seed, i) ≥ DropoutThreshold(P), else zeroed. The
+// seed is read at launch (the host draws one per application and step), so every device
+// draws the same mask, nothing is stored for the backward pass (the gradient is the same
+// op on dy) and no mask crosses to a GPU.
+type Dropout struct {
+	P    float64
+	Seed *uint64
+}
+
+// DropoutBits is element i's 32 random bits under seed: SplitMix64's finaliser of the
+// counter (seed + (i+1)·golden ratio), its high half. Every device computes exactly this.
+func DropoutBits(seed uint64, i int) uint32 {
+	z := seed + uint64(i+1)*0x9E3779B97F4A7C15
+	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+	z = (z ^ z>>27) * 0x94D049BB133111EB
+	return uint32((z ^ z>>31) >> 32)
+}
+
+// DropoutThreshold is P in units of 2⁻³²: an element whose bits are below it is dropped.
+func DropoutThreshold(p float64) uint64 { return uint64(math.Round(min(max(p, 0), 1) * (1 << 32))) }
+
 func (Add) Kind() string                 { return "Add" }
 func (Sub) Kind() string                 { return "Sub" }
 func (Mul) Kind() string                 { return "Mul" }
@@ -369,6 +395,7 @@ func (SumSquares) Kind() string          { return "SumSquares" }
 func (AdamStep) Kind() string            { return "AdamStep" }
 func (EMAStep) Kind() string             { return "EMAStep" }
 func (Swap) Kind() string                { return "Swap" }
+func (Dropout) Kind() string             { return "Dropout" }
 
 // Ops that may run in place (element-wise: output i depends on inputs at i only).
 func (Add) InPlace() bool     { return true }
@@ -378,6 +405,7 @@ func (Affine) InPlace() bool  { return true }
 func (Map) InPlace() bool     { return true }
 func (MapGrad) InPlace() bool { return true }
 func (AddBias) InPlace() bool { return true }
+func (Dropout) InPlace() bool { return true }
 func (GELU) InPlace() bool    { return true }
 func (GELUGrad) InPlace() bool {
 	return true
