@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -131,12 +132,63 @@ func setKey(cfg Config, key string, value *yaml.Node, where string) error {
 	if value.Kind != yaml.ScalarNode {
 		return fmt.Errorf("%s: %s wants %s, not a list or mapping", where, key, kindName(f.Type()))
 	}
+	if isInt(f.Type()) { // YAML would cut 1.5 to 1: an integer key takes integers only
+		n, err := strconv.ParseInt(strings.ReplaceAll(value.Value, "_", ""), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s: %s wants an integer, got %q", where, key, value.Value)
+		}
+		if limit := intLimit(fieldTags(cfg)[key]); n > limit || n < -limit {
+			return fmt.Errorf("%s: %s=%d is beyond this key's limit of %d", where, key, n, limit)
+		}
+		f.SetInt(n)
+		return nil
+	}
 	fresh := reflect.New(f.Type())
 	if err := value.Decode(fresh.Interface()); err != nil {
 		return fmt.Errorf("%s: %s wants %s, got %q", where, key, kindName(f.Type()), value.Value)
 	}
 	f.Set(fresh.Elem())
 	return nil
+}
+
+func isInt(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return true
+	}
+	return false
+}
+
+// DefaultIntLimit bounds every integer key without a limit tag of its own: sizes (widths,
+// lengths, batch sizes, layers) beyond it would not fit in any machine's memory. Keys that
+// count steps or samples say their own bound with a tag, `limit:"1000000000"`.
+const DefaultIntLimit = 1 << 16
+
+func intLimit(tag reflect.StructTag) int64 {
+	if l, err := strconv.ParseInt(tag.Get("limit"), 10, 64); err == nil {
+		return l
+	}
+	return DefaultIntLimit
+}
+
+// fieldTags maps each yaml key of cfg's struct to its field's tags.
+func fieldTags(cfg Config) map[string]reflect.StructTag {
+	out := map[string]reflect.StructTag{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			switch {
+			case opts == "inline":
+				walk(sf.Type)
+			case name != "" && name != "-" && sf.IsExported():
+				out[name] = sf.Tag
+			}
+		}
+	}
+	walk(reflect.TypeOf(cfg).Elem())
+	return out
 }
 
 // fieldsOf maps each yaml key of cfg's struct (inline structs flattened) to its field.
@@ -256,4 +308,15 @@ func JSON(cfg Config) []byte {
 	}
 	buf.WriteByte('}')
 	return buf.Bytes()
+}
+
+// Ints returns cfg's integer keys and their values.
+func Ints(cfg Config) map[string]int64 {
+	out := map[string]int64{}
+	for k, f := range fieldsOf(cfg) {
+		if isInt(f.Type()) {
+			out[k] = f.Int()
+		}
+	}
+	return out
 }

@@ -71,6 +71,11 @@ func TestLoadErrors(t *testing.T) {
 		{"negative epochs", "", []string{"epochs=-1"}, "epochs must be >= 0 (got -1)"},
 		{"family check", "", []string{"hidden=0"}, "hidden must be > 0"},
 		{"broken yaml", "epochs: [\n", nil, "config file"},
+		{"fraction for an integer", "", []string{"epochs=1.5"}, `--set epochs=1.5: epochs wants an integer, got "1.5"`},
+		{"fraction in a file", "hidden: 1.5\n", nil, `line 1: hidden wants an integer, got "1.5"`},
+		{"exponent for an integer", "", []string{"hidden=1e3"}, `hidden wants an integer, got "1e3"`},
+		{"size beyond its limit", "", []string{"hidden=100000000"}, "hidden=100000000 is beyond this key's limit of 65536"},
+		{"count beyond its tag's limit", "", []string{"epochs=2000000"}, "epochs=2000000 is beyond this key's limit of 1000000"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -90,6 +95,16 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("error does not name the file: %v", err)
 			}
 		})
+	}
+}
+
+func TestIntegerKeysTakeIntegers(t *testing.T) {
+	var c vaeLike
+	if err := Load(&c, "vae", writeFile(t, "hidden: 1_024\n"), []string{"latent=+8"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Hidden != 1024 || c.Latent != 8 {
+		t.Fatalf("got hidden %d latent %d", c.Hidden, c.Latent)
 	}
 }
 

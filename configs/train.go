@@ -8,21 +8,21 @@ import (
 // Train holds the settings of the training loop and optimiser that every family shares.
 // Families embed it inline in their own config type.
 type Train struct {
-	Epochs    int     `yaml:"epochs"`
+	Epochs    int     `yaml:"epochs" limit:"1000000"`
 	BatchSize int     `yaml:"batch_size"`
 	LR        float64 `yaml:"lr"`
 	Beta1     float64 `yaml:"beta1"`
 	Beta2     float64 `yaml:"beta2"`
 	Eps       float64 `yaml:"eps"`
-	SaveEvery int     `yaml:"save_every"`
-	LogEvery  int     `yaml:"log_every"`
+	SaveEvery int     `yaml:"save_every" limit:"1000000000"`
+	LogEvery  int     `yaml:"log_every" limit:"1000000000"`
 	// Learning-rate schedule: linear warm-up over warmup_steps, then with lr_decay cosine
 	// (nanoGPT's) a half cosine from lr down to min_lr at the last step of the last epoch;
 	// with wsd (warm-up, stable, decay) lr stays constant until the last decay_frac of
 	// the steps and falls linearly to min_lr over them; none (or empty) keeps lr constant
 	// after the warm-up.
 	LRDecay     string  `yaml:"lr_decay"`
-	WarmupSteps int     `yaml:"warmup_steps"`
+	WarmupSteps int     `yaml:"warmup_steps" limit:"1000000000"`
 	MinLR       float64 `yaml:"min_lr"`
 	DecayFrac   float64 `yaml:"decay_frac"`
 	// DecaySteps, when set, is the step by which the cosine reaches min_lr (nanoGPT's

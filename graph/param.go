@@ -8,6 +8,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/aigc-go/aigc/graph/exec"
 	"github.com/aigc-go/aigc/internal/rng"
 )
 
@@ -46,6 +47,18 @@ type Params struct {
 	Dtype tensor.Dtype // Float32 for models; Float64 in gradient checks
 	list  []*Param
 	names map[string]bool
+	// reserved is the memory taken from the budget (exec.Reserve) for the parameters,
+	// their gradients and optimiser moments; Release returns it.
+	reserved int64
+}
+
+// Release returns the parameters' memory to the budget when their model is closed.
+func (ps *Params) Release() {
+	if ps == nil {
+		return
+	}
+	exec.Release(ps.reserved)
+	ps.reserved = 0
 }
 
 // NewParams returns an empty float32 parameter set.
@@ -65,6 +78,16 @@ func (ps *Params) add(name string, buffer bool, shape []int) *Param {
 		panic(fmt.Sprintf("graph: duplicate parameter name %q", name))
 	}
 	ps.names[name] = true
+	// The value, its gradient and two optimiser moments (a buffer: the value alone).
+	copies := int64(4)
+	if buffer {
+		copies = 1
+	}
+	bytes := copies * int64(tensor.Shape(shape).TotalSize()) * int64(ps.Dtype.Size())
+	if err := exec.Reserve("parameter "+name, bytes); err != nil {
+		panic(err) // recovered where models are built (models.Family.Build)
+	}
+	ps.reserved += bytes
 	p := &Param{
 		Name:   name,
 		Value:  tensor.New(tensor.Of(ps.Dtype), tensor.WithShape(shape...)),

@@ -299,6 +299,7 @@ const judgeChunk = 64
 
 // Close implements Model.
 func (m *Classifier) Close() error {
+	m.params.Release()
 	for _, s := range []*classifierStep{&m.train, &m.eval} {
 		if s.prog != nil {
 			s.prog.Close()

@@ -6,7 +6,9 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"github.com/aigc-go/aigc/graph/exec"
 	"sort"
 	"strings"
 
@@ -50,6 +52,37 @@ type Env struct {
 	// target (with <eos>) the model is built for.
 	Vocab          *datasets.Vocab
 	SrcLen, TgtLen int
+}
+
+// Bounds on what an Env may hold, whether it comes from data or from a checkpoint's
+// metadata: larger images or sequences would not fit any machine's memory in these
+// models (attention alone is batch x heads x T^2).
+const (
+	MaxImageSide = 4096
+	MaxSeqLen    = 4096
+	MaxVocab     = 1 << 20
+)
+
+// Check says which of env's sizes is beyond its bound, naming it as the checkpoint
+// metadata does.
+func (env Env) Check() error {
+	vocab := 0
+	if env.Vocab != nil {
+		vocab = len(env.Vocab.Tokens)
+	} else if env.Tokenizer != nil {
+		vocab = env.Tokenizer.VocabSize()
+	}
+	for _, b := range []struct {
+		what     string
+		v, limit int
+	}{{"image_h", env.ImageH, MaxImageSide}, {"image_w", env.ImageW, MaxImageSide},
+		{"source length", env.SrcLen, MaxSeqLen}, {"target length (with <eos>)", env.TgtLen, MaxSeqLen + 1},
+		{"vocabulary size", vocab, MaxVocab}} {
+		if b.v < 0 || b.v > b.limit {
+			return fmt.Errorf("%s %d is beyond the limit of %d", b.what, b.v, b.limit)
+		}
+	}
+	return nil
 }
 
 // Metric is one named value a step reports.
@@ -127,12 +160,25 @@ func register(f *Family) {
 		panic("models: family registered twice: " + f.Name)
 	}
 	build := f.Build
-	f.Build = func(cfg configs.Config, env Env, r *rng.RNG) (Model, error) {
-		m, err := build(cfg, env, r)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Name, err)
+	f.Build = func(cfg configs.Config, env Env, r *rng.RNG) (m Model, err error) {
+		before := exec.Reserved()
+		defer func() { // a parameter beyond the memory budget panics where it is made
+			if r := recover(); r != nil {
+				me, ok := r.(*exec.MemoryError)
+				if !ok {
+					panic(r)
+				}
+				m, err = nil, me
+			}
+			if err != nil { // what the failed model reserved is garbage now
+				exec.Release(exec.Reserved() - before)
+				err = fmt.Errorf("%s: %w%s", f.Name, err, f.sizeHint(cfg, env, err))
+			}
+		}()
+		if err := env.Check(); err != nil {
+			return nil, fmt.Errorf("the data's %w", err)
 		}
-		return m, nil
+		return build(cfg, env, r)
 	}
 	registry[f.Name] = f
 }
@@ -153,4 +199,39 @@ func Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// sizeHint names, after a memory error, the integer keys set above their defaults (the
+// likely cause), or the largest sizes of the config.
+func (f *Family) sizeHint(cfg configs.Config, env Env, err error) string {
+	var me *exec.MemoryError
+	if !errors.As(err, &me) {
+		return ""
+	}
+	def := f.NewConfig()
+	if configs.Load(def, f.Name, "", nil) != nil {
+		return ""
+	}
+	got, want := configs.Ints(cfg), configs.Ints(def)
+	var above []string
+	for _, k := range configs.Keys(cfg) {
+		if v, ok := got[k]; ok && v > want[k] && v > 1 {
+			above = append(above, fmt.Sprintf("%s=%d (default %d)", k, v, want[k]))
+		}
+	}
+	if len(above) == 0 {
+		return ": a smaller model or batch would fit" + env.sizes()
+	}
+	return ": reduce " + strings.Join(above, ", ")
+}
+
+// sizes describes the sizes env takes from the data, for a memory error's hint.
+func (env Env) sizes() string {
+	switch {
+	case env.SrcLen > 0:
+		return fmt.Sprintf(" (the data's sources are up to %d tokens, its targets up to %d)", env.SrcLen, env.TgtLen-1)
+	case env.ImageH > 0:
+		return fmt.Sprintf(" (the data's images are %dx%d)", env.ImageH, env.ImageW)
+	}
+	return ""
 }

@@ -52,7 +52,7 @@ type GANConfig struct {
 	Dropout       float64 `yaml:"dropout"`
 	RealLabel     float64 `yaml:"real_label"`
 	LRG           float64 `yaml:"lr_g"`
-	EvalSamples   int     `yaml:"eval_samples"`
+	EvalSamples   int     `yaml:"eval_samples" limit:"1000000"`
 }
 
 // Epochs each architecture trains for when the config leaves epochs at 0: the DCGAN learns
@@ -334,6 +334,7 @@ func (m *GAN) SampleImages(n int, r *rng.RNG) ([]float32, error) {
 
 // Close implements Model.
 func (m *GAN) Close() error {
+	m.params.Release()
 	for _, s := range []*ganStep{&m.dStep, &m.gStep} {
 		if s.prog != nil {
 			s.prog.Close()

@@ -47,10 +47,10 @@ type GPTConfig struct {
 	NEmbd         int     `yaml:"n_embd"`
 	Dropout       float64 `yaml:"dropout"`
 	Bias          bool    `yaml:"bias"`
-	MaxIters      int     `yaml:"max_iters"`
-	LRDecayIters  int     `yaml:"lr_decay_iters"`
-	EvalInterval  int     `yaml:"eval_interval"`
-	EvalIters     int     `yaml:"eval_iters"`
+	MaxIters      int     `yaml:"max_iters" limit:"1000000000"`
+	LRDecayIters  int     `yaml:"lr_decay_iters" limit:"1000000000"`
+	EvalInterval  int     `yaml:"eval_interval" limit:"1000000000"`
+	EvalIters     int     `yaml:"eval_iters" limit:"1000000"`
 	WeightDecay   float64 `yaml:"weight_decay"`
 }
 
@@ -309,6 +309,7 @@ func (m *GPT) Evaluate(ctx context.Context, s datasets.Stream, seed uint64) (Met
 }
 
 func (m *GPT) Close() error {
+	m.params.Release()
 	if m.trainProg != nil {
 		m.trainProg.Close()
 	}

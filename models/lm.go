@@ -378,6 +378,7 @@ func (m *recurrentLM) Generate(prompt []int32, n int, o SampleOptions, r *rng.RN
 }
 
 func (m *recurrentLM) Close() error {
+	m.params.Release()
 	for _, p := range []*graph.Program{m.evalProg, m.stepProg} {
 		if p != nil {
 			p.Close()

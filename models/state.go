@@ -66,9 +66,14 @@ func StateMeta(m Model, env Env, extra map[string]string) {
 }
 
 // EnvOf reads the Env stored by StateMeta.
-func EnvOf(f *checkpoints.File, meta checkpoints.Meta) (Env, error) {
-	var env Env
-	var err error
+func EnvOf(f *checkpoints.File, meta checkpoints.Meta) (env Env, err error) {
+	defer func() {
+		if err == nil {
+			if err = env.Check(); err != nil {
+				err = fmt.Errorf("checkpoint %s: metadata %w", f.Path, err)
+			}
+		}
+	}()
 	if v, ok := meta.Extra[keyVocab]; ok {
 		var toks []string
 		_, err1 := fmt.Sscanf(meta.Extra[keyLengths], "%d,%d", &env.SrcLen, &env.TgtLen)

@@ -52,10 +52,10 @@ type TransformerConfig struct {
 	Dropout       float64 `yaml:"dropout"`
 	Clip          float64 `yaml:"grad_clip"`
 	Task          string  `yaml:"task"`
-	MinLen        int     `yaml:"min_len"`
-	MaxLen        int     `yaml:"max_len"`
-	TrainPairs    int     `yaml:"train_pairs"`
-	TestPairs     int     `yaml:"test_pairs"`
+	MinLen        int     `yaml:"min_len" limit:"4096"`
+	MaxLen        int     `yaml:"max_len" limit:"4096"`
+	TrainPairs    int     `yaml:"train_pairs" limit:"100000000"`
+	TestPairs     int     `yaml:"test_pairs" limit:"100000000"`
 }
 
 // transformerPresets are the sizes of the presets: base is the paper's.
@@ -603,6 +603,7 @@ func pairsOf(b *datasets.PairBatch) (srcs, tgts [][]int32) {
 }
 
 func (m *Transformer) Close() error {
+	m.params.Release()
 	if m.trainProg != nil {
 		m.trainProg.Close()
 	}

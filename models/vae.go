@@ -244,6 +244,7 @@ func (m *VAE) decodeMeans(z []float32, n int) ([]float32, error) {
 
 // Close implements Model.
 func (m *VAE) Close() error {
+	m.params.Release()
 	if m.train != nil {
 		m.train.Close()
 	}

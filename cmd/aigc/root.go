@@ -36,6 +36,10 @@ type globalOptions struct {
 	cpuWhy     string // why the plain aigc did not hand a GPU request to aigc-cuda
 }
 
+// maxThreads bounds --threads: more threads than this gain nothing on any machine and
+// cost a goroutine and a stack each.
+const maxThreads = 1024
+
 // usageError marks a mistake in the command line (exit status 2).
 type usageError struct{ error }
 
@@ -77,8 +81,11 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		SilenceUsage:  true,
 		Version:       version,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if g.Threads < 0 {
-				return usageError{fmt.Errorf("--threads must be >= 0 (got %d)", g.Threads)}
+			if g.Threads < 0 || g.Threads > maxThreads {
+				return usageError{fmt.Errorf("--threads must be between 0 (all cores) and %d (got %d)", maxThreads, g.Threads)}
+			}
+			if err := graph.SetMemoryBudget(); err != nil {
+				return usageError{err}
 			}
 			if _, _, err := graph.ParseDevice(g.Device); err != nil {
 				return usageError{err} // a bad --device fails before any work

@@ -16,6 +16,8 @@ type Program struct {
 	owned   []Buffer // arenas and scratch, freed by Close
 	bound   []Buffer // bound leaves and outputs, released by Close
 	arena   map[DType]int
+	// reserved is the host memory taken from the budget (see Reserve).
+	reserved int64
 }
 
 type step struct {
@@ -48,6 +50,16 @@ func Compile(dev Device, g *Graph) (prog *Program, err error) {
 	}()
 	pl := planMemory(g)
 	p.arena = pl.arena
+	if dev.Name() == "cpu" { // host memory: a GPU's arena is the GPU's
+		var bytes int64
+		for dt, n := range pl.arena {
+			bytes += int64(n) * int64(dtypeSize(dt))
+		}
+		if err := Reserve("the activations of a compiled program", bytes); err != nil {
+			return nil, err
+		}
+		p.reserved = bytes
+	}
 	bufs, err := p.materialise(g, pl)
 	if err != nil {
 		return nil, err
@@ -76,6 +88,13 @@ func Compile(dev Device, g *Graph) (prog *Program, err error) {
 		n := scratch.size(dt)
 		if n == 0 {
 			continue
+		}
+		if dev.Name() == "cpu" {
+			bytes := int64(n) * int64(dtypeSize(dt))
+			if err := Reserve("a compiled program's scratch memory", bytes); err != nil {
+				return nil, err
+			}
+			p.reserved += bytes
 		}
 		buf, err := dev.Alloc(dt, n)
 		if err != nil {
@@ -206,7 +225,16 @@ func (p *Program) Close() error {
 		p.dev.Free(b)
 	}
 	p.owned, p.bound, p.steps = nil, nil, nil
+	Release(p.reserved)
+	p.reserved = 0
 	return nil
+}
+
+func dtypeSize(dt DType) int {
+	if dt == Float64 {
+		return 8
+	}
+	return 4
 }
 
 // RunOnce prepares kernel k for one instruction and runs it at once, with scratch memory
