@@ -35,6 +35,11 @@ type Train struct {
 	// torch.set_float32_matmul_precision names it: high lets cuBLAS use TF32 tensor cores
 	// (Ampere and newer), highest keeps float32 throughout. The CPU computes in float32.
 	MatmulPrecision string `yaml:"matmul_precision"`
+	// Divergence beyond NaN: an evaluation loss above diverge_factor times the run's first
+	// training loss (where the two measure the same thing), or above diverge_above, stops
+	// the run and keeps its last good checkpoint. 0 turns either check off.
+	DivergeFactor float64 `yaml:"diverge_factor"`
+	DivergeAbove  float64 `yaml:"diverge_above"`
 }
 
 // LRScale returns the factor on lr at a step (0-based) of a run of total steps.
@@ -94,6 +99,10 @@ func (t *Train) Validate() error {
 		return fmt.Errorf("min_lr must be in [0, lr] (got %g)", t.MinLR)
 	case !(t.EMA >= 0 && t.EMA < 1):
 		return fmt.Errorf("ema must be in [0, 1) (got %g)", t.EMA)
+	case !(t.DivergeFactor >= 0):
+		return fmt.Errorf("diverge_factor must be >= 0 (got %g)", t.DivergeFactor)
+	case !(t.DivergeAbove >= 0):
+		return fmt.Errorf("diverge_above must be >= 0 (got %g)", t.DivergeAbove)
 	case t.MatmulPrecision != "" && t.MatmulPrecision != "high" && t.MatmulPrecision != "highest":
 		return fmt.Errorf("matmul_precision must be high or highest (got %q)", t.MatmulPrecision)
 	}

@@ -58,6 +58,10 @@ type Options struct {
 	Bar     bool      // draw a live progress bar
 	Quiet   bool      // print nothing but what must be said
 	Version string    // aigc's version, recorded in checkpoints
+	Command string    // the command line, recorded in the run directory's lock
+	// Lock, when the caller took the run directory's lock already (LockRunDir), is held
+	// by the caller; otherwise Run takes it for the run.
+	Lock *RunLock
 }
 
 // Result is where a run ended.
@@ -80,6 +84,10 @@ type trainer struct {
 	res      Result
 	baseLR   []float64  // each optimiser's configured rate, which the schedule scales
 	ema      *graph.EMA // the averaged weights, when the config asks for them
+	// firstLoss is the loss of the run's first training step, the scale against which an
+	// exploding evaluation is judged (0 until known).
+	firstLoss float64
+	aside     bool // RUN/previous holds the run --fresh replaced, until this one saves
 }
 
 // Run trains o.Model as o describes, resuming from o.RunDir's latest checkpoint unless
@@ -97,8 +105,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		t.baseLR = append(t.baseLR, opt.LR)
 	}
 	t.ema = Average(o.Model, t.tc)
-	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create run directory: %w", err)
+	if o.Lock == nil {
+		lock, err := LockRunDir(o.RunDir, o.Command)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
+	}
+	if n, bytes := removeStaleTemps(o.RunDir); n > 0 {
+		t.say("removed %d temporary files (%d bytes) left in %s by a save that was killed", n, bytes, o.RunDir)
 	}
 	t.res.Latest = filepath.Join(o.RunDir, LatestFile)
 	if err := t.prepare(); err != nil {
@@ -119,13 +134,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // records the effective config.
 func (t *trainer) prepare() error {
 	latest := t.res.Latest
+	prev := filepath.Join(t.o.RunDir, PreviousDir)
 	if t.o.Fresh {
-		for _, name := range []string{LatestFile, BestFile} {
-			if err := os.Remove(filepath.Join(t.o.RunDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
+		var err error
+		if t.aside, err = setAside(t.o.RunDir); err != nil {
+			return err
 		}
-	} else if _, err := os.Stat(latest); err == nil {
+		if t.aside {
+			t.say("--fresh: the run it replaces is kept in %s until this one saves its first checkpoint", prev)
+		}
+	} else if restored, err := restoreAside(t.o.RunDir); err != nil {
+		return err
+	} else if restored {
+		t.say("restored the run that --fresh set aside in %s (the fresh run saved nothing)", prev)
+	}
+	if _, err := os.Stat(latest); err == nil && !t.o.Fresh {
 		if err := t.resume(latest); err != nil {
 			return err
 		}
@@ -139,7 +162,7 @@ func (t *trainer) prepare() error {
 func (t *trainer) resume(path string) error {
 	f, err := checkpoints.Read(path)
 	if err != nil {
-		return fmt.Errorf("%w (start over with --fresh)", err)
+		return fmt.Errorf("%w%s", err, cannotResume)
 	}
 	meta, err := f.DecodeMeta()
 	if err != nil {
@@ -152,7 +175,7 @@ func (t *trainer) resume(path string) error {
 		return fmt.Errorf("%s was trained with --seed %s, not %d: rerun with --seed %s to resume, or --fresh", path, s, t.o.Seed, s)
 	}
 	if err := models.LoadState(t.o.Model, f, meta, true); err != nil {
-		return fmt.Errorf("%w (the config no longer matches the run; use --fresh or another --run directory)", err)
+		return fmt.Errorf("%w%s", err, cannotResume)
 	}
 	if err := t.resumeAverage(f, meta); err != nil {
 		return err
@@ -163,11 +186,26 @@ func (t *trainer) resume(path string) error {
 	t.step = meta.Step
 	t.bestEval = parseFloat(meta.Extra["best_eval"], math.Inf(1))
 	t.wall = parseFloat(meta.Extra["wall_s"], 0)
+	t.firstLoss = parseFloat(meta.Extra[firstLossKey], 0)
 	t.res.Resumed = true
 	if !t.o.Quiet {
 		fmt.Fprintf(t.o.Out, "resuming from %s at step %d (%.2f epochs done); --fresh starts over\n", path, t.step, t.epochFrac())
 	}
 	return nil
+}
+
+// cannotResume ends the errors of a checkpoint the run cannot continue from: --fresh alone
+// would replace the run once the new one saves, so the way that keeps it comes first.
+const cannotResume = "; this run cannot resume from it: train in another --run directory (the file stays as it is), or with --fresh, which sets the run aside in RUN/previous and replaces it once the new run saves"
+
+// firstLossKey records the run's first training loss in its checkpoints.
+const firstLossKey = "first_loss"
+
+// say prints a line unless quiet.
+func (t *trainer) say(format string, a ...any) {
+	if !t.o.Quiet {
+		fmt.Fprintf(t.o.Out, format+"\n", a...)
+	}
 }
 
 // resumeAverage restores the averaged weights. A checkpoint without them (a run started
@@ -285,8 +323,11 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 		}
 		for _, m := range ms {
 			if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
-				return false, t.diverged(m)
+				return false, t.diverged(fmt.Sprintf("%s is %v", m.Name, m.Value))
 			}
+		}
+		if t.firstLoss == 0 && len(ms) > 0 {
+			t.firstLoss = ms[0].Value
 		}
 		now := time.Now()
 		win.add(ms, rows, now.Sub(last))
@@ -327,17 +368,20 @@ func (t *trainer) scheduleLR() float64 {
 
 func (t *trainer) epochFrac() float64 { return float64(t.step) / float64(t.spe) }
 
-// diverged reports a non-finite loss or metric. Nothing is saved: the last good
-// checkpoint stays.
-func (t *trainer) diverged(m models.Metric) error {
+// diverged reports a non-finite or exploding loss or metric. Nothing is saved: the last
+// good checkpoint stays.
+func (t *trainer) diverged(what string) error {
 	last := "no checkpoint was written yet"
+	if t.aside {
+		last = "the run that --fresh replaced is kept in " + filepath.Join(t.o.RunDir, PreviousDir) + " and comes back on the next train without --fresh"
+	}
 	if f, err := checkpoints.Read(t.res.Latest); err == nil {
 		if meta, err := f.DecodeMeta(); err == nil {
 			last = fmt.Sprintf("the last good checkpoint is %s (step %d)", t.res.Latest, meta.Step)
 		}
 	}
-	return fmt.Errorf("%s is %v at step %d (epoch %d): training stopped without saving; %s; try a lower lr",
-		m.Name, m.Value, t.step, t.step/t.spe+1, last)
+	return fmt.Errorf("%s at step %d (epoch %d): the run diverged and stopped without saving; %s; try a lower lr",
+		what, t.step, (t.step-1)/t.spe+1, last)
 }
 
 // evaluateAndSave evaluates on the held-out split, logs it, and checkpoints: latest
@@ -353,6 +397,9 @@ func (t *trainer) evaluateAndSave(ctx context.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("evaluating at step %d: %w", t.step, err)
+	}
+	if err := t.checkEval(ev); err != nil {
+		return err
 	}
 	t.res.Eval = ev
 	if err := t.log.write(record{Kind: "eval", Step: t.step, Epoch: t.epochFrac(), Wall: t.wall, Items: ev}); err != nil {
@@ -375,11 +422,36 @@ func (t *trainer) evaluateAndSave(ctx context.Context) error {
 	return nil
 }
 
+// checkEval stops a run whose evaluation is non-finite or has exploded: above
+// diverge_factor times the first training loss, or above diverge_above.
+func (t *trainer) checkEval(ev models.Metrics) error {
+	for _, m := range ev {
+		if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+			return t.diverged(fmt.Sprintf("the evaluation's %s is %v", m.Name, m.Value))
+		}
+	}
+	if len(ev) == 0 {
+		return nil
+	}
+	loss := ev[0]
+	if f := t.tc.DivergeFactor; f > 0 && t.firstLoss > 0 && loss.Value > f*t.firstLoss {
+		return t.diverged(fmt.Sprintf("the evaluation's %s %.4g is over diverge_factor=%g times the first training loss %.4g",
+			loss.Name, loss.Value, f, t.firstLoss))
+	}
+	if a := t.tc.DivergeAbove; a > 0 && loss.Value > a {
+		return t.diverged(fmt.Sprintf("the evaluation's %s %.4g is over diverge_above=%g", loss.Name, loss.Value, a))
+	}
+	return nil
+}
+
 // save writes the model, its optimisers and the run's state to the named files.
 func (t *trainer) save(names ...string) error {
 	extra := map[string]string{
 		"seed":   strconv.FormatUint(t.o.Seed, 10),
 		"wall_s": strconv.FormatFloat(t.wall, 'f', 3, 64),
+	}
+	if t.firstLoss != 0 {
+		extra[firstLossKey] = strconv.FormatFloat(t.firstLoss, 'g', -1, 64)
 	}
 	if !math.IsInf(t.bestEval, 1) {
 		extra["best_eval"] = strconv.FormatFloat(t.bestEval, 'g', -1, 64)
@@ -396,6 +468,12 @@ func (t *trainer) save(names ...string) error {
 	}
 	for _, name := range names {
 		if err := checkpoints.Write(filepath.Join(t.o.RunDir, name), tensors, meta.Encode()); err != nil {
+			return err
+		}
+	}
+	if t.aside { // the new run has a checkpoint of its own: the old one can go
+		t.aside = false
+		if err := os.RemoveAll(filepath.Join(t.o.RunDir, PreviousDir)); err != nil {
 			return err
 		}
 	}

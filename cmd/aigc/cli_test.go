@@ -166,7 +166,7 @@ func TestUnwritableOutputLeavesNothing(t *testing.T) {
 	os.WriteFile(blocker, []byte("x"), 0o644)
 	out := filepath.Join(blocker, "grid.png") // a path under a regular file fails even as root
 	r := aigc(t, "sample", "vae", "--run", dir, "-o", out)
-	if r.code != 1 || !strings.Contains(r.stderr, "cannot write "+out) {
+	if r.code != 2 || !strings.Contains(r.stderr, out+": "+blocker+" is not a directory") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 	entries, _ := os.ReadDir(dir)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aigc-go/aigc/checkpoints"
 	"github.com/aigc-go/aigc/models"
+	"github.com/aigc-go/aigc/train"
 )
 
 type exportOptions struct {
@@ -40,6 +41,9 @@ func newExportCmd(g *globalOptions) *cobra.Command {
 func runExport(o *exportOptions) error {
 	if o.Out == "" {
 		return usageError{fmt.Errorf("export needs -o FILE")}
+	}
+	if _, err := train.CheckOutput(o.Out, train.WeightsOutput); err != nil {
+		return usageError{err}
 	}
 	l, err := o.From.open(o.Model)
 	if err != nil {

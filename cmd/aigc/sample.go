@@ -1,10 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +12,7 @@ import (
 	"github.com/aigc-go/aigc/datasets"
 	"github.com/aigc-go/aigc/internal/rng"
 	"github.com/aigc-go/aigc/models"
+	"github.com/aigc-go/aigc/train"
 )
 
 // maxSamples bounds -n: 100,000 MNIST-sized images are 300 MB of float32.
@@ -77,7 +78,7 @@ func runSample(o *sampleOptions) error {
 	if o.N < 1 || o.N > maxSamples {
 		return usageError{fmt.Errorf("-n must be between 1 and %d (got %d)", maxSamples, o.N)}
 	}
-	format, err := imageFormat(o.Format, o.Out)
+	out, format, err := o.imageOutput()
 	if err != nil {
 		return err
 	}
@@ -97,10 +98,6 @@ func runSample(o *sampleOptions) error {
 	if err != nil {
 		return err
 	}
-	out := o.Out
-	if out == "" {
-		out = filepath.Join(runDir(o.From.Run, o.Model), "samples."+format)
-	}
 	if err := writeImages(out, format, images, o.N, l.Env); err != nil {
 		return err
 	}
@@ -108,23 +105,31 @@ func runSample(o *sampleOptions) error {
 	return nil
 }
 
-// imageFormat resolves --format, defaulting to the extension of --out, then png.
-func imageFormat(format, out string) (string, error) {
-	if format == "" {
-		format = strings.TrimPrefix(strings.ToLower(filepath.Ext(out)), ".")
-		if format != "npy" {
-			format = "png"
-		}
+// imageOutput is the file -o names (default RUN/samples.png, or .npy with --format npy)
+// and its format, which its extension names; --format, when given, must agree.
+func (o *sampleOptions) imageOutput() (path, format string, err error) {
+	if o.Format != "" && o.Format != "png" && o.Format != "npy" {
+		return "", "", usageError{fmt.Errorf("--format %q: want png or npy", o.Format)}
 	}
-	if format != "png" && format != "npy" {
-		return "", usageError{fmt.Errorf("--format %q: want png or npy", format)}
+	path = o.Out
+	if path == "" {
+		path = filepath.Join(runDir(o.From.Run, o.Model), "samples."+cmp.Or(o.Format, "png"))
 	}
-	return format, nil
+	if format, err = train.CheckOutput(path, train.ImageOutput); err != nil {
+		return "", "", usageError{err}
+	}
+	if o.Format != "" && o.Format != format {
+		return "", "", usageError{fmt.Errorf("--format %s, but %s names a .%s file: the extension names the format", o.Format, path, format)}
+	}
+	return path, format, nil
 }
 
 // writeImages writes n images atomically as a PNG grid (8 per row, 2 pixels of padding)
 // or an N×H×W float32 .npy file.
 func writeImages(path, format string, images []float32, n int, env models.Env) error {
+	if _, err := train.CheckOutput(path, train.ImageOutput); err != nil {
+		return err
+	}
 	return checkpoints.WriteAtomic(path, func(w io.Writer) error {
 		if format == "npy" {
 			return datasets.WriteNPY(w, images, []int{n, env.ImageH, env.ImageW})
@@ -143,6 +148,11 @@ func sampleText(o *sampleOptions) error {
 	}
 	if err := o.Text.Validate(); err != nil {
 		return usageError{err}
+	}
+	if o.Out != "" {
+		if _, err := train.CheckOutput(o.Out, train.TextOutput); err != nil {
+			return usageError{err}
+		}
 	}
 	l, err := o.From.open(o.Model)
 	if err != nil {
@@ -166,9 +176,13 @@ func sampleText(o *sampleOptions) error {
 		fmt.Fprintln(o.globalOptions.Out)
 		return nil
 	}
-	return checkpoints.WriteAtomic(o.Out, func(w io.Writer) error {
+	err = checkpoints.WriteAtomic(o.Out, func(w io.Writer) error {
 		return generateText(w, gen, o.Prompt, o.N, o.Text, rng.New(o.Seed))
 	})
+	if err == nil {
+		fmt.Fprintf(o.globalOptions.Out, "wrote %d tokens to %s\n", o.N, o.Out)
+	}
+	return err
 }
 
 // samplePairs decodes --input with a sequence-to-sequence model.

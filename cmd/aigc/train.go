@@ -64,6 +64,13 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	if err != nil {
 		return err
 	}
+	dir := runDir(o.Run, o.Model)
+	command := "aigc " + strings.Join(o.Args, " ")
+	lock, err := train.LockRunDir(dir, command) // before any work: a second trainer stops at once
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	data, err := loadData(fam, cfg, o.Data, o.Seed)
 	if err != nil {
 		return err
@@ -72,7 +79,6 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	if _, err := o.chooseDevice(); err != nil {
 		return err
 	}
-	dir := runDir(o.Run, o.Model)
 	if !o.Quiet {
 		fmt.Fprintf(o.Out, "training %s on %s, run directory %s\n%s", fam.Name, data.What, dir, indent(configs.YAML(cfg)))
 	}
@@ -85,7 +91,7 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	opts := train.Options{
 		Family: fam, Config: cfg, Env: env, Model: m, Train: data.Train, Eval: data.Eval,
 		RNG: r, Seed: o.Seed, RunDir: dir, MaxSteps: o.Steps, Fresh: o.Fresh,
-		Out: o.Out, Bar: o.Terminal, Quiet: o.Quiet, Version: version,
+		Out: o.Out, Bar: o.Terminal, Quiet: o.Quiet, Version: version, Command: command, Lock: lock,
 	}
 	switch s := m.(type) {
 	case models.ImageSampler:
