@@ -67,9 +67,10 @@ func NewImageStream(im *Images, opts ImageStreamOptions) (*ImageStream, error) {
 	if opts.BatchSize <= 0 {
 		return nil, fmt.Errorf("%s: batch size must be positive, got %d", im.Source, opts.BatchSize)
 	}
-	if opts.DropLast && opts.BatchSize > im.N {
-		return nil, fmt.Errorf("%s: batch size %d is larger than the %d training examples",
-			im.Source, opts.BatchSize, im.N)
+	if (opts.DropLast || opts.Shuffle) && opts.BatchSize > im.N {
+		// Training on it would pad every batch with rows that count for nothing.
+		return nil, fmt.Errorf("%s: batch_size=%d is larger than its %d training images: set batch_size to %d or less",
+			im.Source, opts.BatchSize, im.N, im.N)
 	}
 	if opts.Lo == 0 && opts.Hi == 0 {
 		opts.Hi = 1

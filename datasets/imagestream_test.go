@@ -227,7 +227,7 @@ func TestImageStreamOptionErrors(t *testing.T) {
 		{"labels", &badLabels, ImageStreamOptions{BatchSize: 1}, "test: 3 labels for 10 images"},
 		{"zero batch", im, ImageStreamOptions{}, "test: batch size must be positive, got 0"},
 		{"negative batch", im, ImageStreamOptions{BatchSize: -3}, "batch size must be positive, got -3"},
-		{"batch over set", im, ImageStreamOptions{BatchSize: 11, Shuffle: true, DropLast: true}, "test: batch size 11 is larger than the 10 training examples"},
+		{"batch over set", im, ImageStreamOptions{BatchSize: 11, Shuffle: true, DropLast: true}, "test: batch_size=11 is larger than its 10 training images: set batch_size to 10 or less"},
 		{"empty range", im, ImageStreamOptions{BatchSize: 1, Lo: 1, Hi: 1}, "pixel range [1, 1] is empty"},
 		{"inverted range", im, ImageStreamOptions{BatchSize: 1, Lo: 1, Hi: -1}, "pixel range [1, -1] is empty"},
 		{"NaN range", im, ImageStreamOptions{BatchSize: 1, Hi: float32(math.NaN())}, "is empty"},

@@ -18,6 +18,23 @@ type Images struct {
 	Pixels  []uint8 // N*H*W bytes, image after image, each row-major
 	Labels  []uint8 // one per image, or nil when the set has no label file
 	Source  string  // where the pixels came from, for messages
+	// LabelSource is where the labels came from, for messages.
+	LabelSource string
+}
+
+// CheckLabels makes sure the set has labels and that each is a class below classes, so a
+// bad label is found when the data is read, naming its file and index, not at a training
+// step.
+func (im *Images) CheckLabels(classes int) error {
+	if im.Labels == nil {
+		return fmt.Errorf("%s: no label file beside the images, and this model learns from labels", im.Source)
+	}
+	for i, l := range im.Labels {
+		if int(l) >= classes {
+			return fmt.Errorf("%s: label %d of image %d is not one of the %d classes (0 to %d)", im.LabelSource, l, i, classes, classes-1)
+		}
+	}
+	return nil
 }
 
 // Image returns the pixels of image i, H*W bytes sharing memory with Pixels.
@@ -200,7 +217,7 @@ func loadSplit(s imageSplit, open opener) (*Images, error) {
 	case lab.Dims[0] != im.N:
 		return nil, fmt.Errorf("%s: %d labels for the %d images in %s", labName, lab.Dims[0], im.N, imgName)
 	}
-	im.Labels = lab.Data
+	im.Labels, im.LabelSource = lab.Data, labName
 	return im, nil
 }
 

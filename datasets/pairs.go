@@ -315,6 +315,9 @@ func NewPairStream(src, tgt [][]int32, rows, s, t int, shuffle bool, seed uint64
 	if rows <= 0 || len(src) == 0 || len(src) != len(tgt) {
 		return nil, fmt.Errorf("pair stream: %d sources, %d targets, batch %d", len(src), len(tgt), rows)
 	}
+	if shuffle && rows > len(src) {
+		return nil, fmt.Errorf("batch_size=%d is larger than the %d training pairs: set batch_size to %d or less", rows, len(src), len(src))
+	}
 	if err := checkPairLengths(src, tgt, s, t); err != nil {
 		return nil, err
 	}

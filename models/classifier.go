@@ -49,6 +49,9 @@ type ClassifierConfig struct {
 	Augment       int `yaml:"augment"`
 }
 
+// LabelClasses implements LabelConfig.
+func (c *ClassifierConfig) LabelClasses() int { return c.Classes }
+
 // Validate checks the config.
 func (c *ClassifierConfig) Validate() error {
 	for _, v := range []struct {

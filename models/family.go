@@ -43,6 +43,12 @@ type Family struct {
 	Build func(cfg configs.Config, env Env, r *rng.RNG) (Model, error)
 }
 
+// LabelConfig is the config of a model that learns from labels: every label of its data
+// must be below LabelClasses.
+type LabelConfig interface {
+	LabelClasses() int
+}
+
 // Env is what a model learns from its data rather than its config; it is stored in
 // checkpoints so a model can be rebuilt without the data.
 type Env struct {

@@ -59,6 +59,13 @@ func loadImages(fam *models.Family, cfg configs.Config, dir string, seed uint64)
 	if err != nil {
 		return nil, err
 	}
+	if lc, ok := cfg.(models.LabelConfig); ok {
+		for _, im := range []*datasets.Images{set.Train, set.Test} {
+			if err := im.CheckLabels(lc.LabelClasses()); err != nil {
+				return nil, err
+			}
+		}
+	}
 	bs := cfg.TrainConfig().BatchSize
 	lo, hi := fam.PixelRange[0], fam.PixelRange[1]
 	d := &imageData{Set: set, Env: models.Env{ImageH: set.Train.H, ImageW: set.Train.W}}

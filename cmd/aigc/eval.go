@@ -44,6 +44,9 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 		Args: exactArgs(1, "one MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
+			if err := checkFlagsApply(cmd, o.Model); err != nil {
+				return err
+			}
 			return runEval(cmd.Context(), o)
 		},
 	}
@@ -53,6 +56,7 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 	f.IntVar(&o.Samples, "samples", -1, "generated images to judge (default: 10000 for a GAN, none for the VAE)")
 	f.StringVar(&o.Images, "images", "", "judge the images of this .npy file (N×H×W, values in [0,1]) instead")
 	f.BoolVar(&o.JSON, "json", false, "print the results as JSON")
+	onlyFor(cmd, []models.DataKind{models.Images}, "samples", "images")
 	return cmd
 }
 

@@ -29,9 +29,12 @@ type sampleOptions struct {
 	Out    string
 	Format string
 	Prompt string
-	Text   models.SampleOptions
-	Input  string // sequence-to-sequence models: the source
-	Beam   int
+	// PromptSet is whether --prompt was given: a corpus without a newline has no "\n" to
+	// start from, and the default prompt is then its first character.
+	PromptSet bool
+	Text      models.SampleOptions
+	Input     string // sequence-to-sequence models: the source
+	Beam      int
 }
 
 func newSampleCmd(g *globalOptions) *cobra.Command {
@@ -48,6 +51,10 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 		Args: exactArgs(1, "one MODEL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
+			if err := checkFlagsApply(cmd, o.Model); err != nil {
+				return err
+			}
+			o.PromptSet = cmd.Flags().Changed("prompt")
 			return runSample(o)
 		},
 	}
@@ -63,6 +70,10 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 	f.Float64Var(&o.Text.TopP, "top-p", 0, "text models: draw from the fewest likeliest tokens whose probability reaches p (0: all)")
 	f.StringVarP(&o.Out, "out", "o", "", "output file (default RUN/samples.png or .npy)")
 	f.StringVar(&o.Format, "format", "", "png (a grid) or npy (N×H×W float32); default from --out's extension, else png")
+	onlyFor(cmd, []models.DataKind{models.Text}, "prompt", "temperature", "top-k", "top-p")
+	onlyFor(cmd, []models.DataKind{models.Pairs}, "input", "beam")
+	onlyFor(cmd, []models.DataKind{models.Images}, "format")
+	onlyFor(cmd, []models.DataKind{models.Images, models.Text}, "n", "out")
 	return cmd
 }
 
@@ -163,8 +174,11 @@ func sampleText(o *sampleOptions) error {
 	if !ok {
 		return fmt.Errorf("model %s cannot generate text", l.Family.Name)
 	}
+	if !o.PromptSet {
+		o.Prompt = defaultPrompt(gen.Tokenizer())
+	}
 	if _, err := gen.Tokenizer().Encode(o.Prompt); err != nil {
-		return fmt.Errorf("--prompt: %w", err)
+		return usageError{fmt.Errorf("--prompt: %w", err)}
 	}
 	if _, err := o.chooseDevice(); err != nil {
 		return err

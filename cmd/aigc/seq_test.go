@@ -64,7 +64,7 @@ func TestTransformerTrainSampleEval(t *testing.T) {
 		lines = append(lines, w+"\t"+strings.Join(rev, " "))
 	}
 	os.WriteFile(tsv, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
-	mustSucceed(t, aigc(t, append([]string{"train", "transformer", "--run", t.TempDir(), "--data", tsv}, tinySeq...)...))
+	mustSucceed(t, aigc(t, append(append([]string{"train", "transformer", "--run", t.TempDir(), "--data", tsv}, tinySeq...), "--set", "batch_size=4")...))
 }
 
 func TestSequenceBadInput(t *testing.T) {

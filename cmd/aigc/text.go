@@ -93,11 +93,20 @@ func (d *textData) describe() string {
 		d.Corpus.Source, d.Env.Tokenizer.Kind(), d.Env.Tokenizer.VocabSize(), d.TrainTokens, d.ValTok)
 }
 
-// epochText writes RUN/samples/epoch_NNN.txt: text generated from a newline with fixed
-// randomness, so the files show one sample improving.
+// defaultPrompt is what text is generated from when no --prompt is given: a newline, as
+// nanoGPT's sample.py starts, or where the corpus has none its first token.
+func defaultPrompt(tok datasets.Tokenizer) string {
+	if _, err := tok.Encode("\n"); err == nil {
+		return "\n"
+	}
+	return datasets.Decode(tok, []int32{0})
+}
+
+// epochText writes RUN/samples/epoch_NNN.txt: text generated from the default prompt with
+// fixed randomness, so the files show one sample improving.
 func epochText(gen models.TextGenerator, dir string, epoch int, seed uint64) error {
 	var sb strings.Builder
-	if err := generateText(&sb, gen, "\n", 500, models.SampleOptions{Temperature: 0.8}, rng.Stream(seed, gridNoiseStream)); err != nil {
+	if err := generateText(&sb, gen, defaultPrompt(gen.Tokenizer()), 500, models.SampleOptions{Temperature: 0.8}, rng.Stream(seed, gridNoiseStream)); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "samples"), 0o755); err != nil {

@@ -115,7 +115,7 @@ func TestTextBadInput(t *testing.T) {
 		{[]string{"train", "lstm", "--data", short}, 1, "short.txt (training split): 18 tokens are too few for one window of 65 (block size + 1)"},
 		{[]string{"train", "lstm", "--set", "tokenizer=words"}, 1, `tokenizer must be char or bpe (got "words")`},
 		{[]string{"train", "lstm", "--set", "tokenizer=bpe", "--set", "vocab_size=100"}, 1, "vocab_size must be >= 256"},
-		{[]string{"sample", "rnn", "--run", run, "--prompt", "naïve"}, 1, "--prompt: characters not in the vocabulary of"},
+		{[]string{"sample", "rnn", "--run", run, "--prompt", "naïve"}, 2, "--prompt: characters not in the vocabulary of"},
 		{[]string{"sample", "rnn", "--run", run, "--temperature", "-1"}, 2, "--temperature must be >= 0"},
 		{[]string{"sample", "rnn", "--run", run, "--top-p", "2"}, 2, "--top-p must be in [0, 1]"},
 		{[]string{"sample", "rnn", "--run", run, "-n", "-5"}, 2, "-n must be between 0 and"},
