@@ -39,13 +39,13 @@ var runFiles = []string{LatestFile, BestFile, ConfigFile, MetricsFile, lockFile}
 // format: the extension without its dot.
 func CheckOutput(path string, kind Output) (format string, err error) {
 	ext := strings.ToLower(filepath.Ext(path))
-	if !slices.Contains(kind.Extensions, ext) {
-		return "", fmt.Errorf("%s: %s are written as %s: the extension names the format", path, kind.What, strings.Join(kind.Extensions, " or "))
-	}
+	badExt := !slices.Contains(kind.Extensions, ext)
 	info, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
-		return ext[1:], checkDir(path)
+		if err := checkDir(path); err != nil {
+			return "", err
+		}
 	case err != nil:
 		return "", err
 	case info.IsDir():
@@ -54,6 +54,12 @@ func CheckOutput(path string, kind Output) (format string, err error) {
 		return "", fmt.Errorf("%s is a symbolic link: write to a new path, or to the file it names", path)
 	case !info.Mode().IsRegular():
 		return "", fmt.Errorf("%s is not a regular file (%s): write to a file", path, modeName(info.Mode()))
+	}
+	if badExt {
+		return "", fmt.Errorf("%s: %s are written as %s: the extension names the format", path, kind.What, strings.Join(kind.Extensions, " or "))
+	}
+	if err != nil { // a new file
+		return ext[1:], nil
 	}
 	if slices.Contains(runFiles, filepath.Base(path)) && isRunDir(filepath.Dir(path)) {
 		return "", fmt.Errorf("%s is a file of the run directory %s: writing %s over it would lose the run; choose another name", path, filepath.Dir(path), kind.What)

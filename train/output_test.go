@@ -44,7 +44,7 @@ func TestCheckOutput(t *testing.T) {
 		{filepath.Join(other, "dir.png"), ImageOutput, "is a directory: give a file name in it"},
 		{filepath.Join(other, "fifo.png"), ImageOutput, "is not a regular file (a FIFO)"},
 		{filepath.Join(other, "link.png"), ImageOutput, "is a symbolic link"},
-		{"/dev/null", ImageOutput, "images are written as .png or .npy"},
+		{"/dev/null", ImageOutput, "/dev/null is not a regular file (a device)"},
 		{filepath.Join(other, "none", "x.png"), ImageOutput, "the directory " + filepath.Join(other, "none") + " does not exist"},
 		{filepath.Join(other, "real.png", "x.png"), ImageOutput, filepath.Join(other, "real.png") + " is not a directory"},
 	}

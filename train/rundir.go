@@ -10,8 +10,10 @@ import (
 	"syscall"
 )
 
-// lockFile holds the PID and command of the process training in a run directory, under
-// an advisory flock held for the whole run.
+// lockFile names the process training in a run directory (its PID and command line),
+// for the message another process gets. The lock itself is an advisory flock on the
+// directory, which the kernel drops when its holder exits, however it exits: a killed
+// run never leaves a directory locked, and a failed start leaves no file behind.
 const lockFile = ".lock"
 
 // PreviousDir is where --fresh sets aside the checkpoints, metrics and config of the run it
@@ -22,46 +24,46 @@ const PreviousDir = "previous"
 var ErrLocked = errors.New("run directory in use")
 
 // RunLock is a held lock on a run directory.
-type RunLock struct{ f *os.File }
+type RunLock struct {
+	dir *os.File
+}
 
-// LockRunDir takes the run directory's lock (creating the directory), or fails at once naming the process that
-// holds it. The kernel drops the lock when its holder exits, however it exits, so a killed
-// run never leaves a directory locked.
+// LockRunDir takes the run directory's lock (creating the directory), or fails at once
+// naming the process that holds it.
 func LockRunDir(dir string, command string) (*RunLock, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create run directory: %w", err)
 	}
-	path := filepath.Join(dir, lockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	d, err := os.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("cannot lock run directory %s: %w", dir, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(path)
-		f.Close()
-		who := strings.TrimSpace(string(holder))
-		if who == "" {
-			who = "another process"
-		}
+	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		d.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
+			who := "another process"
+			if b, _ := os.ReadFile(filepath.Join(dir, lockFile)); len(strings.TrimSpace(string(b))) > 0 {
+				who = strings.TrimSpace(string(b))
+			}
 			return nil, fmt.Errorf("%w: %s is being trained by %s; wait for it to finish, or use another --run", ErrLocked, dir, who)
 		}
 		return nil, fmt.Errorf("cannot lock run directory %s: %w", dir, err)
 	}
-	// Written only while holding the lock, so the holder's line is never a mix of two.
+	// Written only while holding the lock, so it never mixes two processes' lines.
 	line := fmt.Sprintf("process %d (%s)\n", os.Getpid(), command)
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(line), 0)
+	if err := os.WriteFile(filepath.Join(dir, lockFile), []byte(line), 0o644); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("cannot lock run directory %s: %w", dir, err)
 	}
-	return &RunLock{f}, nil
+	return &RunLock{d}, nil
 }
 
 // Unlock releases the lock.
 func (l *RunLock) Unlock() {
-	if l != nil && l.f != nil {
-		l.f.Truncate(0)
-		l.f.Close() // closing drops the flock
-		l.f = nil
+	if l != nil && l.dir != nil {
+		os.Remove(filepath.Join(l.dir.Name(), lockFile))
+		l.dir.Close() // closing drops the flock
+		l.dir = nil
 	}
 }
 

@@ -32,6 +32,9 @@ type result struct {
 // with aigc-cuda on PATH would hand --device auto commands to it.
 func TestMain(m *testing.M) {
 	probeHost = func() gpuHost { return gpuHost{} }
+	if os.Getenv(childEnv) == "1" { // a test's aigc process (TestKilledDuringSaveNextRunStartsClean)
+		os.Exit(execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(m.Run())
 }
 

@@ -30,7 +30,7 @@ type sampleOptions struct {
 	Format string
 	Prompt string
 	// PromptSet is whether --prompt was given: a corpus without a newline has no "\n" to
-	// start from, and the default prompt is then its first character.
+	// start from, and the default prompt is then the first token of its vocabulary.
 	PromptSet bool
 	Text      models.SampleOptions
 	Input     string // sequence-to-sequence models: the source

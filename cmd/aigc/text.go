@@ -94,7 +94,7 @@ func (d *textData) describe() string {
 }
 
 // defaultPrompt is what text is generated from when no --prompt is given: a newline, as
-// nanoGPT's sample.py starts, or where the corpus has none its first token.
+// nanoGPT's sample.py starts, or, where the corpus has none, the first token of its vocabulary.
 func defaultPrompt(tok datasets.Tokenizer) string {
 	if _, err := tok.Encode("\n"); err == nil {
 		return "\n"
