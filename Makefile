@@ -79,11 +79,17 @@ classifier-weights: build
 	./$(BIN) train classifier --run runs/classifier --fresh
 	./$(BIN) export classifier --run runs/classifier -o models/classifier.safetensors
 
-# A short run of every fuzz target.
+# A short run of every fuzz target (FUZZTIME each): the readers of every file a user hands
+# aigc (IDX, NPY, TSV, text, YAML/JSON configs, safetensors and their metadata).
+FUZZTIME ?= 30s
+FUZZ_TARGETS = datasets:FuzzReadIDX datasets:FuzzReadNPY datasets:FuzzReadPairs datasets:FuzzCorpus \
+	datasets:FuzzBPERoundTrip checkpoints:FuzzDecode checkpoints:FuzzDecodeMeta configs:FuzzConfig models:FuzzEnvOf
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzReadIDX -fuzztime 30s ./datasets
-	$(GO) test -run '^$$' -fuzz FuzzReadNPY -fuzztime 30s ./datasets
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./checkpoints
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test $(GOFLAGS) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 clean:
 	rm -rf bin runs/demo

@@ -70,19 +70,31 @@ func resolveAndValidate(cfg Config) error {
 func Set(cfg Config, kv string) error {
 	key, value, ok := strings.Cut(kv, "=")
 	key = strings.TrimSpace(key)
+	where := "--set " + printable(kv)
 	if !ok || key == "" {
-		return fmt.Errorf("--set %s: want key=value", kv)
+		return fmt.Errorf("%s: want key=value", where)
 	}
 	var node yaml.Node
 	if err := yaml.Unmarshal([]byte(value), &node); err != nil || len(node.Content) > 1 {
-		return fmt.Errorf("--set %s: cannot parse the value", kv)
+		return fmt.Errorf("%s: cannot parse the value", where)
 	}
 	if len(node.Content) == 0 { // "key=" sets an empty string
 		node = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ""}
 	} else {
 		node = *node.Content[0]
 	}
-	return setKey(cfg, key, &node, "--set "+kv)
+	return setKey(cfg, key, &node, where)
+}
+
+// printable is s as typed, or quoted where it holds characters that would break the
+// one-line message (newlines, control characters).
+func printable(s string) string {
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // FromJSON fills cfg from a JSON object (a checkpoint's stored config), keys checked as

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sort"
@@ -111,8 +112,13 @@ func LoadPairs(path string, testFraction float64) (*PairSet, error) {
 		return nil, pathError(path, err)
 	}
 	defer f.Close()
+	return ReadPairs(f, path, testFraction)
+}
+
+// ReadPairs reads LoadPairs' TSV format from r; name identifies it in errors.
+func ReadPairs(r io.Reader, path string, testFraction float64) (*PairSet, error) {
 	var pairs []Pair
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<16), 1<<24)
 	for line := 1; sc.Scan(); line++ {
 		text := strings.TrimRight(sc.Text(), "\r")

@@ -77,7 +77,7 @@ func EnvOf(f *checkpoints.File, meta checkpoints.Meta) (env Env, err error) {
 	if v, ok := meta.Extra[keyVocab]; ok {
 		var toks []string
 		_, err1 := fmt.Sscanf(meta.Extra[keyLengths], "%d,%d", &env.SrcLen, &env.TgtLen)
-		if err := json.Unmarshal([]byte(v), &toks); err != nil || err1 != nil || len(toks) <= datasets.EOSID {
+		if err := json.Unmarshal([]byte(v), &toks); err != nil || err1 != nil || len(toks) <= datasets.EOSID || env.SrcLen < 1 || env.TgtLen < 2 {
 			return env, fmt.Errorf("checkpoint %s: bad vocabulary or sequence lengths in its metadata", f.Path)
 		}
 		env.Vocab = datasets.VocabOf(toks)
@@ -92,7 +92,7 @@ func EnvOf(f *checkpoints.File, meta checkpoints.Meta) (env Env, err error) {
 	if env.ImageH, err = strconv.Atoi(meta.Extra[keyImageH]); err == nil {
 		env.ImageW, err = strconv.Atoi(meta.Extra[keyImageW])
 	}
-	if err != nil {
+	if err != nil || env.ImageH < 1 || env.ImageW < 1 {
 		return env, fmt.Errorf("checkpoint %s: missing or bad image size in its metadata", f.Path)
 	}
 	return env, nil
