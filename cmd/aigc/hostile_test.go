@@ -133,7 +133,7 @@ func TestHostileInputChangesNothing(t *testing.T) {
 		// Sizes bounded before memory is taken.
 		{[]string{"train", "vae", "--run", run, "--set", "hidden=100000000"}, "", 1, "hidden=100000000 is beyond this key's limit of 65536"},
 		{[]string{"train", "vae", "--run", run, "--set", "hidden=20000"}, "64M", 1, "needs 251 MB of memory (at parameter fc1.weight), but 67.1 MB is available: reduce hidden=20000 (default 400)"},
-		{[]string{"train", "transformer", "--run", run, "--data", long, "--set", "batch_size=4"}, "", 1, "the data's source length 5000 is beyond the limit of 4096"},
+		{[]string{"train", "transformer", "--run", run, "--data", long, "--set", "batch_size=4"}, "", 1, long + ": source length 5000 is beyond the limit of 4096"},
 		{[]string{"train", "transformer", "--run", run, "--set", "max_len=100000"}, "", 1, "max_len=100000 is beyond this key's limit of 4096"},
 		{[]string{"sample", "vae", "--checkpoint", huge}, "", 1, "checkpoint " + huge + ": metadata image_h 100000 is beyond the limit of 4096"},
 		{[]string{"train", "vae", "--run", run, "--threads", "100000"}, "", 2, "--threads must be between 0 (all cores) and 1024 (got 100000)"},

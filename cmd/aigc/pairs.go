@@ -42,6 +42,9 @@ func loadPairs(fam *models.Family, cfg configs.Config, path string, seed uint64,
 			d.Env.SrcLen = max(d.Env.SrcLen, len(p.Source))
 			d.Env.TgtLen = max(d.Env.TgtLen, len(p.Target)+1)
 		}
+		if err := d.Env.Check(); err != nil { // before a model is sized for it
+			return nil, fmt.Errorf("%s: %w", set.Name, err)
+		}
 	}
 	encode := func(pairs []datasets.Pair, what string) (src, tgt [][]int32, err error) {
 		for i, p := range pairs {
