@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/aigc-go/aigc/internal/words"
 )
 
 // Config is a family's configuration type (a pointer to a struct with yaml tags that
@@ -250,39 +252,14 @@ func kindName(t reflect.Type) string {
 
 // suggest names the closest known key, or lists them all.
 func suggest(key string, fields map[string]reflect.Value) string {
-	best, bestD := "", 3
 	var all []string
 	for k := range fields {
 		all = append(all, k)
-		if d := editDistance(key, k); d < bestD {
-			best, bestD = k, d
-		}
 	}
-	if best != "" {
+	if best := words.Closest(key, all); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
-	sort.Strings(all)
-	return " (known keys: " + strings.Join(all, ", ") + ")"
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return " (known keys: " + words.List(all) + ")"
 }
 
 func oneLine(err error) string {

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,8 +131,14 @@ func download(ctx context.Context, opts DownloadOptions, sets []knownSet) (strin
 		}
 	}
 	dir := filepath.Join(cache, set.name)
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", pathError(dir, err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// A download that fails before fetching anything leaves no empty folder behind,
+		// which would later pass for a broken set rather than one never downloaded.
+		defer func() { os.Remove(dir) }() // removes only an empty folder
 	}
 	base := set.baseURL
 	if opts.BaseURL != "" {
@@ -146,10 +154,27 @@ func download(ctx context.Context, opts DownloadOptions, sets []knownSet) (strin
 	for _, f := range set.files {
 		url := strings.TrimSuffix(base, "/") + "/" + f.name
 		if err := d.fetch(ctx, url, filepath.Join(dir, f.name), f.sha256); err != nil {
-			return "", err
+			return "", fmt.Errorf("%s: %w", set.name, err)
 		}
 	}
 	return dir, nil
+}
+
+// fetchError says in one line why url could not be fetched: the network's own reason
+// (which a *url.Error would wrap in the URL a second time), and, where the machine looks
+// offline, what to do instead.
+func fetchError(url string, err error) error {
+	var ue *neturl.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	hint := ""
+	var dns *net.DNSError
+	var op *net.OpError
+	if errors.As(err, &dns) || errors.As(err, &op) {
+		hint = " (is this machine offline? --mirror URL fetches the files from elsewhere, or put them in a folder and train with --data FOLDER)"
+	}
+	return fmt.Errorf("cannot download %s: %v%s", url, err, hint)
 }
 
 type downloader struct {
@@ -176,7 +201,7 @@ func (d downloader) fetch(ctx context.Context, url, path, want string) error {
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
+		return fetchError(url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

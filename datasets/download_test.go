@@ -146,7 +146,7 @@ func TestDownloadHashMismatch(t *testing.T) {
 	cache := t.TempDir()
 	_, err := fake.download(t, cache, nil)
 	url := fake.srv.URL + "/sets/t10k-images-idx3-ubyte.gz"
-	if err == nil || !strings.HasPrefix(err.Error(), url+": sha256 mismatch: expected "+strings.Repeat("0", 64)+", got ") {
+	if err == nil || !strings.HasPrefix(err.Error(), "tiny: "+url+": sha256 mismatch: expected "+strings.Repeat("0", 64)+", got ") {
 		t.Fatalf("error %v", err)
 	}
 	// The two files before it stay; the bad one leaves nothing, not even a temporary file.
@@ -161,12 +161,29 @@ func TestDownloadHTTPError(t *testing.T) {
 	delete(fake.files, "train-images-idx3-ubyte.gz")
 	cache := t.TempDir()
 	_, err := fake.download(t, cache, nil)
-	want := "GET " + fake.srv.URL + "/sets/train-images-idx3-ubyte.gz: HTTP 404 Not Found"
+	want := "tiny: GET " + fake.srv.URL + "/sets/train-images-idx3-ubyte.gz: HTTP 404 Not Found"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %q", err, want)
 	}
-	if got := names(t, filepath.Join(cache, "tiny")); len(got) != 0 {
-		t.Fatalf("folder holds %v", got)
+	// Nothing was fetched: no empty folder is left to pass for a damaged download.
+	if got := names(t, cache); len(got) != 0 {
+		t.Fatalf("cache holds %v", got)
+	}
+}
+
+// Offline: one line naming the URL once, the network's reason and what to do instead.
+func TestDownloadOffline(t *testing.T) {
+	fake := newFakeSet(t)
+	fake.srv.Close() // nothing listens there any more: the connection is refused
+	cache := t.TempDir()
+	_, err := fake.download(t, cache, nil)
+	url := fake.srv.URL + "/sets/train-images-idx3-ubyte.gz"
+	if err == nil || !strings.HasPrefix(err.Error(), "tiny: cannot download "+url+": dial tcp") ||
+		strings.Count(err.Error(), url) != 1 || !strings.Contains(err.Error(), "is this machine offline? --mirror URL") {
+		t.Fatalf("error %v", err)
+	}
+	if got := names(t, cache); len(got) != 0 {
+		t.Fatalf("cache holds %v", got)
 	}
 }
 

@@ -110,13 +110,32 @@ func LoadImages(dir string) (*ImageSet, error) {
 	if cache, err := CacheDir(); err == nil {
 		cached := filepath.Join(cache, dir)
 		if info, err := os.Stat(cached); err == nil && info.IsDir() {
-			return loadImageDir(dir, cached)
+			if missing := missingDownloads(dir, cached); len(missing) > 0 {
+				if dir != "mnist" {
+					return nil, fmt.Errorf("%s: the download in %s is unfinished (no %s); run `aigc data download %s` to complete it",
+						dir, cached, strings.Join(missing, ", "), dir)
+				}
+			} else {
+				return loadImageDir(dir, cached)
+			}
 		}
 	}
 	if dir == "mnist" {
 		return embeddedImages()
 	}
 	return nil, fmt.Errorf("%s: data set not downloaded; run `aigc data download %s` first", dir, dir)
+}
+
+// missingDownloads lists the files of the known set name that its cache folder lacks.
+func missingDownloads(name, dir string) []string {
+	set, _ := lookupSet(knownSets, name)
+	var missing []string
+	for _, f := range set.files {
+		if _, err := findIDX(dir, strings.TrimSuffix(f.name, ".gz")); err != nil {
+			missing = append(missing, f.name)
+		}
+	}
+	return missing
 }
 
 // loadImageDir loads the set in folder dir, after checking that both images files exist

@@ -182,6 +182,17 @@ func TestLoadImagesFromCache(t *testing.T) {
 		t.Fatalf("error %v, want %q", err, want)
 	}
 
+	// A download that stopped halfway says so, and how to finish it.
+	unfinished := filepath.Join(cache, "aigc", "fashion-mnist")
+	os.MkdirAll(unfinished, 0o755)
+	writeSet(t, unfinished, 3, 2, 2, 2, true, false)
+	os.Remove(filepath.Join(unfinished, "t10k-images-idx3-ubyte"))
+	_, err = LoadImages("fashion-mnist")
+	want = "fashion-mnist: the download in " + unfinished + " is unfinished (no t10k-images-idx3-ubyte.gz); run `aigc data download fashion-mnist` to complete it"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+
 	set, err = LoadImages("mnist") // not cached: the embedded copy
 	if err != nil || set.Train.N != 60000 || !strings.HasPrefix(set.Train.Source, "embedded ") {
 		t.Fatalf("mnist: %v", err)

@@ -8,14 +8,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aigc-go/aigc/graph/exec"
 	"sort"
 	"strings"
 
 	"github.com/aigc-go/aigc/configs"
 	"github.com/aigc-go/aigc/datasets"
 	"github.com/aigc-go/aigc/graph"
+	"github.com/aigc-go/aigc/graph/exec"
 	"github.com/aigc-go/aigc/internal/rng"
+	"github.com/aigc-go/aigc/internal/words"
 )
 
 // DataKind says what a family trains on.
@@ -194,7 +195,11 @@ func Lookup(name string) (*Family, error) {
 	if f, ok := registry[name]; ok {
 		return f, nil
 	}
-	return nil, fmt.Errorf("unknown model %q (available: %v)", name, Names())
+	hint := ""
+	if best := words.Closest(name, Names()); best != "" {
+		hint = fmt.Sprintf(" (did you mean %s?)", best)
+	}
+	return nil, fmt.Errorf("unknown model %q%s; the models are %s (aigc models describes them)", name, hint, words.List(Names()))
 }
 
 // Names lists the registered families, sorted.

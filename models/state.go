@@ -166,6 +166,28 @@ func Open(path, want string) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	return open(f, path, want)
+}
+
+// EmbeddedName is how the weights a family ships in the binary are named in messages and
+// reports, in place of a checkpoint's path.
+func EmbeddedName(family string) string { return "embedded " + family + ".safetensors" }
+
+// OpenEmbedded rebuilds the model whose weights ship in the binary (the classifier that
+// judges generated images), or reports that the family has none.
+func OpenEmbedded(family string) (*Loaded, error) {
+	if family != "classifier" {
+		return nil, fmt.Errorf("model %s has no weights built into aigc", family)
+	}
+	name := EmbeddedName(family)
+	f, err := checkpoints.Decode(judgeWeights, name)
+	if err != nil {
+		return nil, err
+	}
+	return open(f, name, family)
+}
+
+func open(f *checkpoints.File, path, want string) (*Loaded, error) {
 	meta, err := f.DecodeMeta()
 	if err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ func newBenchCmd(g *globalOptions) *cobra.Command {
 		Long: "bench builds MODEL from its config, runs warm-up steps, then times training steps on\n" +
 			"real batches. GFLOP/s counts the matrix products of a step (forward and backward).",
 		Example: "  aigc bench vae\n  aigc bench vae --steps 200 --threads 1 --json",
-		Args:    exactArgs(1, "one MODEL"),
+		Args:    oneModel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
 			return runBench(cmd.Context(), o)

@@ -221,11 +221,17 @@ func onHost(t *testing.T, h gpuHost) *[]string {
 func TestDeviceWithoutGPU(t *testing.T) {
 	onHost(t, gpuHost{})
 	dir := t.TempDir()
-	r := aigc(t, append([]string{"train", "vae", "--device", "auto", "--run", dir, "--steps", "1", "-q"}, tiny...)...)
+	r := aigc(t, append([]string{"train", "vae", "--device", "auto", "--run", dir, "--steps", "1"}, tiny...)...)
 	mustSucceed(t, r)
 	if !strings.Contains(r.stderr, "--device auto: no NVIDIA GPU found") || !strings.Contains(r.stderr, "running on the CPU") ||
 		strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("stderr %q: want one line saying the CPU is used", r.stderr)
+	}
+	// --quiet prints only results and errors: the fallback is neither.
+	r = aigc(t, append([]string{"train", "vae", "--device", "auto", "--run", t.TempDir(), "--steps", "1", "-q"}, tiny...)...)
+	mustSucceed(t, r)
+	if r.stderr != "" {
+		t.Fatalf("-q: stderr %q", r.stderr)
 	}
 	for _, dev := range []string{"cuda", "cuda:1"} {
 		r = aigc(t, append([]string{"train", "vae", "--device", dev, "--run", t.TempDir(), "--steps", "1"}, tiny...)...)

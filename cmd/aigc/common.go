@@ -124,12 +124,21 @@ func (c *checkpointFlags) bind(cmd *cobra.Command) {
 }
 
 // open rebuilds the model of the chosen checkpoint, which must be of the given family.
+// The classifier, whose weights ship in the binary, is those weights when neither --run
+// nor --checkpoint is given and runs/classifier has no checkpoint of its own.
 func (c *checkpointFlags) open(model string) (*models.Loaded, error) {
-	path, err := checkpointPath(runDir(c.Run, model), c.Checkpoint)
-	if err != nil {
+	path, err := checkpointPath(model, runDir(c.Run, model), c.Checkpoint)
+	var l *models.Loaded
+	switch {
+	case err != nil && c.Run == "" && c.Checkpoint == "" && errors.Is(err, errNoCheckpoint):
+		if l, err = models.OpenEmbedded(model); err != nil {
+			return nil, fmt.Errorf("no checkpoint in %s: train first (aigc train %s) or give --run DIR or --checkpoint FILE", runDir("", model), model)
+		}
+	case err != nil:
 		return nil, err
+	default:
+		l, err = models.Open(path, model)
 	}
-	l, err := models.Open(path, model)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +163,7 @@ func runDir(run, model string) string {
 
 // checkpointPath is --checkpoint, or the run directory's best checkpoint (lowest
 // evaluation loss), or its latest.
-func checkpointPath(run, checkpoint string) (string, error) {
+func checkpointPath(model, run, checkpoint string) (string, error) {
 	if checkpoint != "" {
 		return checkpoint, nil
 	}
@@ -166,5 +175,8 @@ func checkpointPath(run, checkpoint string) (string, error) {
 			return "", err
 		}
 	}
-	return "", fmt.Errorf("no checkpoint in %s: train first (aigc train ... --run %s) or give --checkpoint FILE", run, run)
+	return "", fmt.Errorf("%w in %s: train first (aigc train %s --run %s) or give --checkpoint FILE", errNoCheckpoint, run, model, run)
 }
+
+// errNoCheckpoint is a run directory without a checkpoint.
+var errNoCheckpoint = errors.New("no checkpoint")

@@ -41,7 +41,7 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 			"character and perplexity.",
 		Example: "  aigc eval vae\n  aigc eval vae --samples 10000 --json\n  aigc eval gan\n" +
 			"  aigc eval gan --images torch_samples.npy\n  aigc eval lstm --json",
-		Args: exactArgs(1, "one MODEL"),
+		Args: oneModel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
 			if err := checkFlagsApply(cmd, o.Model); err != nil {
@@ -53,7 +53,8 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 	o.From.bind(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.Data, "data", "", "image folder or downloaded set name (default: the embedded MNIST), or a text file")
-	f.IntVar(&o.Samples, "samples", -1, "generated images to judge (default: 10000 for a GAN, none for the VAE)")
+	f.IntVar(&o.Samples, "samples", -1, "generated images to judge")
+	defaultIs(cmd, "samples", "10000 for a GAN, none for the VAE")
 	f.StringVar(&o.Images, "images", "", "judge the images of this .npy file (N×H×W, values in [0,1]) instead")
 	f.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	onlyFor(cmd, []models.DataKind{models.Images}, "samples", "images")

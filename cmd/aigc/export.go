@@ -27,7 +27,7 @@ func newExportCmd(g *globalOptions) *cobra.Command {
 			"smaller safetensors file that sample, eval and PyTorch's load_state_dict read. A run that\n" +
 			"kept a moving average of its weights (ema) exports the average, the model it evaluated.",
 		Example: "  aigc export classifier --run runs/classifier -o models/classifier.safetensors",
-		Args:    exactArgs(1, "one MODEL"),
+		Args:    oneModel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
 			return runExport(o)

@@ -132,10 +132,10 @@ func (g *globalOptions) chooseDevice() (graph.Device, error) {
 	if g.deviceErr != nil {
 		return "", g.deviceErr
 	}
-	if g.deviceNote != "" {
+	if g.deviceNote != "" && !g.Quiet { // --quiet: the CPU it fell back to is no result
 		fmt.Fprintln(g.Err, g.deviceNote)
-		g.deviceNote = ""
 	}
+	g.deviceNote = ""
 	return g.device, nil
 }
 

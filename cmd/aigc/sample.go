@@ -48,7 +48,7 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 			"  aigc sample vae -n 1000 --format npy -o vae.npy --seed 3\n" +
 			"  aigc sample lstm --prompt \"ROMEO:\" -n 500 --temperature 0.8 --top-k 40 --top-p 0.95 --seed 1\n" +
 			"  aigc sample transformer --input \"3 1 4 1 5\" --beam 4",
-		Args: exactArgs(1, "one MODEL"),
+		Args: oneModel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
 			if err := checkFlagsApply(cmd, o.Model); err != nil {
@@ -60,9 +60,10 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 	}
 	o.From.bind(cmd)
 	f := cmd.Flags()
-	f.IntVarP(&o.N, "n", "n", -1, "number of samples, or of tokens to generate")
-	f.Lookup("n").DefValue = "64 samples, 500 tokens" // shown in --help; -1 in the code means the same
+	f.IntVarP(&o.N, "count", "n", -1, "number of images to draw, or of tokens to generate")
+	defaultIs(cmd, "count", "64 images, 500 tokens")
 	f.StringVar(&o.Prompt, "prompt", "\n", "text models: the text to continue")
+	defaultIs(cmd, "prompt", "a newline, or the first token of a vocabulary without one")
 	f.StringVar(&o.Input, "input", "", "sequence-to-sequence models: the source, tokens separated by spaces")
 	f.IntVar(&o.Beam, "beam", 1, "sequence-to-sequence models: beam width (1: greedy)")
 	f.Float64Var(&o.Text.Temperature, "temperature", 0.8, "text models: divide the logits by this (0: always the likeliest token)")
@@ -73,7 +74,7 @@ func newSampleCmd(g *globalOptions) *cobra.Command {
 	onlyFor(cmd, []models.DataKind{models.Text}, "prompt", "temperature", "top-k", "top-p")
 	onlyFor(cmd, []models.DataKind{models.Pairs}, "input", "beam")
 	onlyFor(cmd, []models.DataKind{models.Images}, "format")
-	onlyFor(cmd, []models.DataKind{models.Images, models.Text}, "n", "out")
+	onlyFor(cmd, []models.DataKind{models.Images, models.Text}, "count", "out")
 	return cmd
 }
 

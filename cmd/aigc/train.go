@@ -37,7 +37,7 @@ func newTrainCmd(g *globalOptions) *cobra.Command {
 			"  aigc train vae --set epochs=1 --run runs/vae-short\n" +
 			"  aigc train vae --data fashion-mnist --steps 100\n" +
 			"  aigc train lstm --set tokenizer=bpe --set vocab_size=512 --data corpus.txt",
-		Args: exactArgs(1, "one MODEL (see aigc models)"),
+		Args: oneModel,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Model = args[0]
 			return runTrain(cmd.Context(), o)
@@ -48,7 +48,8 @@ func newTrainCmd(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.Data, "data", "", "image folder or downloaded set name (default: the embedded MNIST); for a\nlanguage model a UTF-8 text file (default: the embedded tiny Shakespeare)")
 	f.StringVar(&o.Run, "run", "", "run directory for config, metrics and checkpoints (default runs/MODEL)")
 	f.IntVar(&o.Steps, "steps", 0, "stop after N optimiser steps in all (0: train every epoch)")
-	f.IntVar(&o.SaveEvery, "save-every", -1, "also checkpoint every N steps (default: the config's save_every)")
+	f.IntVar(&o.SaveEvery, "save-every", -1, "also checkpoint every N steps")
+	defaultIs(cmd, "save-every", "the config's save_every")
 	f.BoolVar(&o.Fresh, "fresh", false, "start over, discarding the run directory's checkpoints")
 	return cmd
 }

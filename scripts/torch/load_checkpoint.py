@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """Load an aigc checkpoint into the PyTorch module it mirrors, and evaluate it there.
 
 Reads the safetensors file with the standard library and numpy (the `safetensors`

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"testing"
+)
+
+// A mistyped model name is a usage error naming the nearest model and listing them all in
+// words, before anything else is looked at, for every command that takes a model.
+func TestUnknownModelSuggests(t *testing.T) {
+	for _, cmd := range []string{"train", "sample", "eval", "export", "bench"} {
+		r := aigc(t, cmd, "vea")
+		want := `aigc: unknown model "vea" (did you mean vae?); the models are classifier, gan, gpt, lstm, rnn, transformer, vae (aigc models describes them)`
+		if r.code != 2 || strings.TrimSpace(r.stderr) != want {
+			t.Errorf("aigc %s vea: exit %d, stderr %q", cmd, r.code, r.stderr)
+		}
+	}
+}
+
+// --help shows each flag's default once.
+func TestHelpShowsOneDefault(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--help"}, "also checkpoint every N steps (default the config's save_every)\n"},
+		{[]string{"eval", "--help"}, "generated images to judge (default 10000 for a GAN, none for the VAE)\n"},
+		{[]string{"sample", "--help"}, "-n, --count int"},
+	} {
+		r := aigc(t, c.args...)
+		mustSucceed(t, r)
+		if !strings.Contains(r.stdout, c.want) || strings.Contains(r.stdout, "(default -1)") {
+			t.Errorf("aigc %s: want %q once:\n%s", strings.Join(c.args, " "), c.want, r.stdout)
+		}
+	}
+}
+
+// The classifier's weights ship in the binary: eval and export use them when there is no
+// run of its own.
+func TestEmbeddedClassifier(t *testing.T) {
+	data, _ := filepath.Abs(smallData)
+	t.Chdir(t.TempDir())
+	r := aigc(t, "eval", "classifier", "--data", data)
+	mustSucceed(t, r)
+	if !strings.HasPrefix(r.stdout, "embedded classifier.safetensors at step 4690") || !strings.Contains(r.stdout, "accuracy") {
+		t.Fatalf("eval: %q", r.stdout)
+	}
+	mustSucceed(t, aigc(t, "export", "classifier", "-o", "judge.safetensors"))
+	if info, err := os.Stat("judge.safetensors"); err != nil || info.Size() < 100_000 {
+		t.Fatalf("export: %v", err)
+	}
+	// Another family has nothing built in.
+	if r := aigc(t, "eval", "vae"); r.code != 1 || !strings.Contains(r.stderr, "no checkpoint in runs/vae: train first (aigc train vae)") {
+		t.Fatalf("eval vae: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// Text written to a file is announced like images are.
+func TestTextSampleToFileSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	mustSucceed(t, aigc(t, append([]string{"train", "rnn", "--run", dir, "--steps", "2", "-q"}, tinyLM...)...))
+	out := filepath.Join(dir, "sample.txt")
+	r := aigc(t, "sample", "rnn", "--run", dir, "-n", "20", "-o", out)
+	mustSucceed(t, r)
+	if r.stdout != "wrote 20 tokens to "+out+"\n" {
+		t.Fatalf("stdout %q", r.stdout)
+	}
+}
+
+func TestBuildVersion(t *testing.T) {
+	vcs := &debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20261203023445-02523ecb824c+dirty"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "02523ecb824c0123456789abcdef012345678901"}, {Key: "vcs.modified", Value: "true"}}}
+	installed := &debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}
+	for _, c := range []struct {
+		stamped string
+		info    *debug.BuildInfo
+		want    string
+	}{
+		{"02523ec", vcs, "02523ec"},        // make stamps it
+		{"dev", vcs, "02523ec-dirty"},      // go build in a checkout
+		{"dev", installed, "v1.2.3"},       // go install ...@v1.2.3
+		{"dev", &debug.BuildInfo{}, "dev"}, // nothing recorded
+	} {
+		if got := buildVersion(c.stamped, c.info, true); got != c.want {
+			t.Errorf("buildVersion(%q, %+v) = %q, want %q", c.stamped, c.info.Main, got, c.want)
+		}
+	}
+}
