@@ -128,6 +128,9 @@ func apply(cfg Config, doc []byte, source string) error {
 			return fmt.Errorf("%s: line %d: key %q given twice", source, m.Content[i].Line, key)
 		}
 		seen[key] = true
+		if key == RecordKey && m.Content[i+1].Kind == yaml.MappingNode {
+			continue // a run directory's config.yaml: the run's record is not configuration
+		}
 		where := fmt.Sprintf("%s: line %d", source, m.Content[i].Line)
 		if err := setKey(cfg, key, m.Content[i+1], where); err != nil {
 			return err
@@ -135,6 +138,11 @@ func apply(cfg Config, doc []byte, source string) error {
 	}
 	return nil
 }
+
+// RecordKey heads the section of a run directory's config.yaml that records the run (its
+// data, seed and build) rather than configures it; Load skips it, so the file can be given
+// back to --config.
+const RecordKey = "run"
 
 // setKey decodes one YAML value into the field tagged key.
 func setKey(cfg Config, key string, value *yaml.Node, where string) error {

@@ -18,6 +18,7 @@ var tinyShakespeare string
 // Corpus is a text and its split into a training part and a validation part.
 type Corpus struct {
 	Source     string // the file it came from, or "tinyshakespeare" for the embedded one
+	Origin     Origin // where it was read from, and the fingerprint of its bytes
 	Text       string // valid UTF-8, never empty
 	Train, Val string // the first 90% and the last 10% of Text's characters
 }
@@ -31,7 +32,11 @@ const TrainFraction = 0.9
 // byte offset of the first invalid byte).
 func LoadCorpus(path string) (*Corpus, error) {
 	if path == "" {
-		return NewCorpus("tinyshakespeare", tinyShakespeare)
+		c, err := NewCorpus("tinyshakespeare", tinyShakespeare)
+		if err == nil {
+			c.Origin = originOf("", "tinyshakespeare (embedded)", []byte(tinyShakespeare))
+		}
+		return c, err
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -40,7 +45,11 @@ func LoadCorpus(path string) (*Corpus, error) {
 		}
 		return nil, pathError(path, err)
 	}
-	return NewCorpus(path, string(b))
+	c, err := NewCorpus(path, string(b))
+	if err == nil {
+		c.Origin = originOf(absArg(path), absArg(path), b)
+	}
+	return c, err
 }
 
 // NewCorpus checks text and splits it; source names it in messages.

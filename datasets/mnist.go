@@ -47,6 +47,7 @@ func (im *Images) Image(i int) []uint8 {
 type ImageSet struct {
 	Name        string
 	Train, Test *Images
+	Origin      Origin // where it was read from, and the fingerprint of its files
 }
 
 // imageSplit names the files of one split in the MNIST layout. Fashion-MNIST, KMNIST and
@@ -71,7 +72,7 @@ var embeddedImages = sync.OnceValues(func() (*ImageSet, error) {
 		f, err := embeddedMNIST.Open(name)
 		return f, "embedded " + name, err
 	}
-	return loadImageSet("mnist", "embedded mnist", open)
+	return loadImageSet("mnist", "embedded mnist", Origin{Name: "mnist (embedded)"}, open)
 })
 
 // LoadImages loads an image set.
@@ -96,7 +97,7 @@ func LoadImages(dir string) (*ImageSet, error) {
 		if abs, err := filepath.Abs(dir); err == nil {
 			name = filepath.Base(abs)
 		}
-		return loadImageDir(name, dir)
+		return loadImageDir(name, dir, absArg(dir))
 	case err == nil:
 		return nil, fmt.Errorf("%s: not a folder; want a folder holding MNIST-style IDX files", dir)
 	case !errors.Is(err, fs.ErrNotExist):
@@ -116,7 +117,7 @@ func LoadImages(dir string) (*ImageSet, error) {
 						dir, cached, strings.Join(missing, ", "), dir)
 				}
 			} else {
-				return loadImageDir(dir, cached)
+				return loadImageDir(dir, cached, dir)
 			}
 		}
 	}
@@ -140,7 +141,7 @@ func missingDownloads(name, dir string) []string {
 
 // loadImageDir loads the set in folder dir, after checking that both images files exist
 // so that a wrong folder is reported with everything it lacks.
-func loadImageDir(name, dir string) (*ImageSet, error) {
+func loadImageDir(name, dir, arg string) (*ImageSet, error) {
 	var missing []string
 	for _, s := range imageSplits {
 		if _, err := findIDX(dir, s.images); err != nil {
@@ -165,7 +166,7 @@ func loadImageDir(name, dir string) (*ImageSet, error) {
 		}
 		return f, path, nil
 	}
-	return loadImageSet(name, dir, open)
+	return loadImageSet(name, dir, Origin{Arg: arg, Name: absArg(dir)}, open)
 }
 
 // findIDX returns the path of base or base.gz in dir, or an error satisfying
@@ -188,13 +189,22 @@ func findIDX(dir, base string) (string, error) {
 type opener func(base string) (io.ReadCloser, string, error)
 
 // loadImageSet loads both splits, in parallel since each is mostly gzip work, and checks
-// that they fit together. where names the source in messages.
-func loadImageSet(name, where string, open opener) (*ImageSet, error) {
+// that they fit together. where names the source in messages; origin says where it is, and
+// gets the fingerprint of the files read.
+func loadImageSet(name, where string, origin Origin, open opener) (*ImageSet, error) {
 	var sets [len(imageSplits)]*Images
 	var errs [len(imageSplits)]error
+	var hashes fileHashes
+	hashed := func(base string) (io.ReadCloser, string, error) {
+		r, name, err := open(base)
+		if err != nil {
+			return r, name, err
+		}
+		return hashes.reader(base, r), name, nil
+	}
 	var wg sync.WaitGroup
 	for i, s := range imageSplits {
-		wg.Go(func() { sets[i], errs[i] = loadSplit(s, open) })
+		wg.Go(func() { sets[i], errs[i] = loadSplit(s, hashed) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
@@ -210,7 +220,12 @@ func loadImageSet(name, where string, open opener) (*ImageSet, error) {
 		return nil, fmt.Errorf("%s: only one of %s and %s is present; provide both label files or neither",
 			where, imageSplits[0].labels, imageSplits[1].labels)
 	}
-	return &ImageSet{Name: name, Train: train, Test: test}, nil
+	var files []string
+	for _, s := range imageSplits {
+		files = append(files, s.images, s.labels)
+	}
+	origin = hashes.origin(origin.Arg, origin.Name, files)
+	return &ImageSet{Name: name, Train: train, Test: test, Origin: origin}, nil
 }
 
 // loadSplit reads one split's images and, if present, labels.

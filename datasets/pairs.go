@@ -24,6 +24,7 @@ type Pair struct {
 type PairSet struct {
 	Name        string
 	Train, Test []Pair
+	Origin      Origin // the TSV file read (its bytes), or the task generated (its pairs)
 }
 
 // TaskNames lists the built-in generated tasks.
@@ -81,6 +82,11 @@ func GenerateTask(name string, n, nTest, minLen, maxLen int, seed uint64) (*Pair
 	for range nTest {
 		set.Test = append(set.Test, gen(r))
 	}
+	var tsv strings.Builder
+	for _, p := range append(append([]Pair(nil), set.Train...), set.Test...) {
+		fmt.Fprintf(&tsv, "%s\t%s\n", strings.Join(p.Source, " "), strings.Join(p.Target, " "))
+	}
+	set.Origin = originOf("", "task "+name, []byte(tsv.String()))
 	return set, nil
 }
 
@@ -111,8 +117,17 @@ func LoadPairs(path string, testFraction float64) (*PairSet, error) {
 		}
 		return nil, pathError(path, err)
 	}
-	defer f.Close()
-	return ReadPairs(f, path, testFraction)
+	var hashes fileHashes
+	r := hashes.reader(path, f)
+	set, err := ReadPairs(r, path, testFraction)
+	if cerr := r.Close(); err == nil && cerr != nil {
+		err = pathError(path, cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	set.Origin = hashes.origin(absArg(path), absArg(path), []string{path})
+	return set, nil
 }
 
 // ReadPairs reads LoadPairs' TSV format from r; name identifies it in errors.

@@ -45,6 +45,9 @@ type Options struct {
 	Eval   datasets.Stream // the held-out split, in order
 	RNG    *rng.RNG        // the run's generator; the model was initialised from it
 	Seed   uint64
+	// Data is where the training data came from and its fingerprint: recorded in the run
+	// directory, and checked on resuming.
+	Data datasets.Origin
 
 	RunDir   string
 	MaxSteps int  // stop after this many optimiser steps in all (0: run every epoch)
@@ -154,7 +157,7 @@ func (t *trainer) prepare() error {
 		}
 	}
 	return checkpoints.WriteAtomic(filepath.Join(t.o.RunDir, ConfigFile), func(w io.Writer) error {
-		_, err := w.Write(configs.YAML(t.o.Config))
+		_, err := w.Write(configYAML(t.o.Family.Name, t.o.Data, t.o.Seed, t.o.Version, t.o.Config))
 		return err
 	})
 }
@@ -171,7 +174,10 @@ func (t *trainer) resume(path string) error {
 	if err := f.ExpectFamily(t.o.Family.Name); err != nil {
 		return fmt.Errorf("%w (use another --run directory, or --fresh)", err)
 	}
-	if s := meta.Extra["seed"]; s != strconv.FormatUint(t.o.Seed, 10) {
+	if err := checkSameData(path, meta, t.o.Data); err != nil {
+		return err
+	}
+	if s := meta.Extra[keySeed]; s != strconv.FormatUint(t.o.Seed, 10) {
 		return fmt.Errorf("%s was trained with --seed %s, not %d: rerun with --seed %s to resume, or --fresh", path, s, t.o.Seed, s)
 	}
 	if err := models.LoadState(t.o.Model, f, meta, true); err != nil {
@@ -447,9 +453,10 @@ func (t *trainer) checkEval(ev models.Metrics) error {
 // save writes the model, its optimisers and the run's state to the named files.
 func (t *trainer) save(names ...string) error {
 	extra := map[string]string{
-		"seed":   strconv.FormatUint(t.o.Seed, 10),
+		keySeed:  strconv.FormatUint(t.o.Seed, 10),
 		"wall_s": strconv.FormatFloat(t.wall, 'f', 3, 64),
 	}
+	recordData(extra, t.o.Data)
 	if t.firstLoss != 0 {
 		extra[firstLossKey] = strconv.FormatFloat(t.firstLoss, 'g', -1, 64)
 	}

@@ -86,6 +86,7 @@ type trainingData struct {
 	Train, Eval datasets.Stream
 	What        string // for the line that starts training
 	PerRow      int    // tokens per batch row (1 for images), for tokens/s
+	Origin      datasets.Origin
 }
 
 // loadData reads the data the family trains on: images, a text corpus or sequence pairs,
@@ -97,19 +98,38 @@ func loadData(fam *models.Family, cfg configs.Config, path string, seed uint64) 
 		if err != nil {
 			return nil, err
 		}
-		return &trainingData{d.Env, d.Train, d.Val, d.describe(), d.Train.Window()}, nil
+		return &trainingData{d.Env, d.Train, d.Val, d.describe(), d.Train.Window(), d.Corpus.Origin}, nil
 	case models.Pairs:
 		d, err := loadPairs(fam, cfg, path, seed, nil)
 		if err != nil {
 			return nil, err
 		}
-		return &trainingData{d.Env, d.Train, d.Test, d.describe(), d.Env.SrcLen + d.Env.TgtLen}, nil
+		return &trainingData{d.Env, d.Train, d.Test, d.describe(), d.Env.SrcLen + d.Env.TgtLen, d.Set.Origin}, nil
 	}
 	d, err := loadImages(fam, cfg, path, seed)
 	if err != nil {
 		return nil, err
 	}
-	return &trainingData{d.Env, d.Train, d.Test, fmt.Sprintf("%s (%d images)", d.Set.Name, d.Set.Train.N), 1}, nil
+	return &trainingData{d.Env, d.Train, d.Test, fmt.Sprintf("%s (%d images)", d.Set.Name, d.Set.Train.N), 1, d.Set.Origin}, nil
+}
+
+// recordedData is the --data of a command that reads a checkpoint: the flag when given,
+// else the data the checkpoint's run trained on, as it records it ("" is the data built
+// into aigc).
+func recordedData(flag string, l *models.Loaded) string {
+	if flag != "" {
+		return flag
+	}
+	o, _ := train.RecordedData(l.Meta)
+	return o.Arg
+}
+
+// recordedDataError explains a failure to read the data a checkpoint records.
+func recordedDataError(err error, flag string, l *models.Loaded) error {
+	if o, ok := train.RecordedData(l.Meta); ok && flag == "" && o.Arg != "" {
+		return fmt.Errorf("%w (the data %s records its run trained on; --data reads other data)", err, l.Path)
+	}
+	return err
 }
 
 // checkpointFlags choose the checkpoint that sample and eval read.

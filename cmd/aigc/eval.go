@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -61,16 +62,36 @@ func newEvalCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// evalReport is what eval prints.
+// evalReport is what eval --json prints, the same for every family: the metrics under the
+// names metrics.jsonl gives them (loss, bce, kl; fid, is; loss, ppl, bpc; exact,
+// token_acc), and for judged images their number and the judge's class histogram.
 type evalReport struct {
-	Model      string             `json:"model"`
-	Checkpoint string             `json:"checkpoint"`
+	Model      string             `json:"model,omitempty"`
+	Checkpoint string             `json:"checkpoint,omitempty"`
+	Images     string             `json:"images,omitempty"` // --images: the file judged
 	Step       int                `json:"step"`
 	Data       string             `json:"data"`
-	Examples   int                `json:"examples"`
-	Metrics    map[string]float64 `json:"metrics,omitempty"`
-	Quality    *models.Quality    `json:"quality,omitempty"`
+	Examples   int                `json:"examples"` // test images, validation tokens or test pairs
+	Metrics    map[string]float64 `json:"metrics"`
+	Samples    int                `json:"samples,omitempty"` // generated images judged
+	Histogram  []float64          `json:"class_histogram,omitempty"`
 	Figures    []string           `json:"figures,omitempty"`
+}
+
+// add records metrics under their names.
+func (r *evalReport) add(ms models.Metrics) {
+	if r.Metrics == nil {
+		r.Metrics = map[string]float64{}
+	}
+	for _, m := range ms {
+		r.Metrics[m.Name] = m.Value
+	}
+}
+
+// judged records the judge's verdict on generated images.
+func (r *evalReport) judged(q *models.Quality) {
+	r.add(models.Metrics{{Name: "fid", Value: q.FID}, {Name: "is", Value: q.IS}, {Name: "is_std", Value: q.ISStd}})
+	r.Samples, r.Histogram = q.Samples, q.Histogram
 }
 
 func runEval(ctx context.Context, o *evalOptions) error {
@@ -91,9 +112,9 @@ func runEval(ctx context.Context, o *evalOptions) error {
 	case models.Pairs:
 		return evalPairs(ctx, o, l)
 	}
-	data, err := loadImages(l.Family, l.Config, o.Data, o.Seed)
+	data, err := loadImages(l.Family, l.Config, recordedData(o.Data, l), o.Seed)
 	if err != nil {
-		return err
+		return recordedDataError(err, o.Data, l)
 	}
 	if data.Env != l.Env {
 		return fmt.Errorf("%s holds %dx%d images, the model was trained on %dx%d", data.Set.Name,
@@ -109,14 +130,12 @@ func runEval(ctx context.Context, o *evalOptions) error {
 		samples = l.Family.JudgeSamples
 	}
 	var ms models.Metrics
+	var quality *models.Quality
 	if l.Family.JudgeSamples == 0 { // a GAN's held-out evaluation is the quality below
 		if ms, err = l.Model.Evaluate(ctx, data.Test, o.Seed); err != nil {
 			return err
 		}
-		rep.Metrics = map[string]float64{}
-		for _, m := range ms {
-			rep.Metrics[m.Name] = m.Value
-		}
+		rep.add(ms)
 	}
 	if samples > 0 {
 		sampler, ok := l.Model.(models.ImageSampler)
@@ -127,9 +146,10 @@ func runEval(ctx context.Context, o *evalOptions) error {
 		if err != nil {
 			return err
 		}
-		if rep.Quality, err = judge(images, samples, data.Set.Test); err != nil {
+		if quality, err = judge(images, samples, data.Set.Test); err != nil {
 			return err
 		}
+		rep.judged(quality)
 	}
 	if rec, ok := l.Model.(models.Reconstructor); ok {
 		if rep.Figures, err = drawReconstructions(rec, data.Set.Test, l.Family.PixelRange, l.Env, filepath.Dir(l.Path)); err != nil {
@@ -145,8 +165,8 @@ func runEval(ctx context.Context, o *evalOptions) error {
 	} else {
 		fmt.Fprintf(o.Out, "%s at step %d\n", l.Path, rep.Step)
 	}
-	if rep.Quality != nil {
-		printQuality(o, rep.Quality, rep.Data)
+	if quality != nil {
+		printQuality(o, quality, rep.Data)
 	}
 	for _, f := range rep.Figures {
 		fmt.Fprintf(o.Out, "wrote %s\n", f)
@@ -169,7 +189,9 @@ func judgeImages(o *evalOptions) error {
 		return err
 	}
 	if o.JSON {
-		return printJSON(o.Out, evalReport{Data: set.Name, Examples: set.Test.N, Quality: q})
+		rep := evalReport{Images: o.Images, Data: set.Name, Examples: set.Test.N}
+		rep.judged(q)
+		return printJSON(o.Out, rep)
 	}
 	fmt.Fprintf(o.Out, "%s\n", o.Images)
 	printQuality(o, q, set.Name)
@@ -279,9 +301,15 @@ func drawReconstructions(rec models.Reconstructor, test *datasets.Images, pixelR
 
 // evalPairs scores a sequence-to-sequence model on its test pairs.
 func evalPairs(ctx context.Context, o *evalOptions, l *models.Loaded) error {
-	d, err := loadPairs(l.Family, l.Config, o.Data, o.Seed, &l.Env)
+	// A generated task is generated again from the run's seed: its test pairs are the
+	// ones the run held out.
+	seed := o.Seed
+	if s, err := strconv.ParseUint(l.Meta.Extra["seed"], 10, 64); err == nil && o.Data == "" {
+		seed = s
+	}
+	d, err := loadPairs(l.Family, l.Config, recordedData(o.Data, l), seed, &l.Env)
 	if err != nil {
-		return err
+		return recordedDataError(err, o.Data, l)
 	}
 	if _, err := o.chooseDevice(); err != nil {
 		return err
@@ -291,10 +319,8 @@ func evalPairs(ctx context.Context, o *evalOptions, l *models.Loaded) error {
 		return err
 	}
 	rep := evalReport{Model: l.Family.Name, Checkpoint: l.Path, Step: l.Meta.Step, Data: d.Set.Name,
-		Examples: len(d.Set.Test), Metrics: map[string]float64{}}
-	for _, m := range ms {
-		rep.Metrics[m.Name] = m.Value
-	}
+		Examples: len(d.Set.Test)}
+	rep.add(ms)
 	if o.JSON {
 		return printJSON(o.Out, rep)
 	}

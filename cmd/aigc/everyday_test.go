@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -88,4 +89,71 @@ func TestBuildVersion(t *testing.T) {
 			t.Errorf("buildVersion(%q, %+v) = %q, want %q", c.stamped, c.info.Main, got, c.want)
 		}
 	}
+}
+
+// eval --json has one schema for every family, its metrics under the names metrics.jsonl
+// logs them by.
+func TestEvalJSONSchema(t *testing.T) {
+	cases := []struct {
+		model string
+		args  []string
+	}{
+		{"vae", tiny},
+		{"rnn", tinyLM},
+		{"transformer", tinySeq},
+		{"gan", []string{"--data", smallData, "--set", "hidden=16", "--set", "batch_size=32", "--set", "eval_samples=20"}},
+	}
+	for _, c := range cases {
+		t.Run(c.model, func(t *testing.T) {
+			dir := t.TempDir()
+			mustSucceed(t, aigc(t, append([]string{"train", c.model, "--run", dir, "--set", "epochs=1", "-q"}, c.args...)...))
+			args := []string{"eval", c.model, "--run", dir, "--json"}
+			if c.model == "gan" {
+				args = append(args, "--samples", "20")
+			}
+			r := aigc(t, args...)
+			mustSucceed(t, r)
+			var rep map[string]any
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"model", "checkpoint", "step", "data", "examples", "metrics"} {
+				if _, ok := rep[k]; !ok {
+					t.Fatalf("no %q in %s", k, r.stdout)
+				}
+			}
+			metrics := rep["metrics"].(map[string]any)
+			for name := range lastEval(t, dir) {
+				if _, ok := metrics[name]; !ok {
+					t.Errorf("metrics.jsonl's %q is not in eval --json's metrics %v", name, metrics)
+				}
+			}
+		})
+	}
+}
+
+// lastEval returns the model's metrics of the last evaluation line of a run's metrics.jsonl.
+func lastEval(t *testing.T, dir string) map[string]float64 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["kind"] == "eval" {
+			last = rec
+		}
+	}
+	out := map[string]float64{}
+	for k, v := range last {
+		if f, ok := v.(float64); ok && k != "step" && k != "epoch" && k != "wall_s" {
+			out[k] = f
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no evaluation in %s", data)
+	}
+	return out
 }

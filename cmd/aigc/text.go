@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,23 +142,11 @@ func generateText(w io.Writer, gen models.TextGenerator, prompt string, n int, o
 	return err
 }
 
-// textReport is what eval prints for a language model.
-type textReport struct {
-	Model      string  `json:"model"`
-	Checkpoint string  `json:"checkpoint"`
-	Step       int     `json:"step"`
-	Data       string  `json:"data"`
-	Tokens     int     `json:"tokens"`
-	Loss       float64 `json:"loss"`
-	BPC        float64 `json:"bits_per_char"`
-	Perplexity float64 `json:"perplexity"`
-}
-
 // evalText scores a language model on the validation split of --data.
 func evalText(ctx context.Context, o *evalOptions, l *models.Loaded) error {
-	d, err := loadText(l.Family, l.Config, o.Data, o.Seed, l.Env.Tokenizer, true)
+	d, err := loadText(l.Family, l.Config, recordedData(o.Data, l), o.Seed, l.Env.Tokenizer, true)
 	if err != nil {
-		return err
+		return recordedDataError(err, o.Data, l)
 	}
 	if _, err := o.chooseDevice(); err != nil {
 		return err
@@ -168,15 +155,13 @@ func evalText(ctx context.Context, o *evalOptions, l *models.Loaded) error {
 	if err != nil {
 		return err
 	}
-	rep := textReport{Model: l.Family.Name, Checkpoint: l.Path, Step: l.Meta.Step, Data: d.Corpus.Source, Tokens: d.Val.Targets()}
-	rep.Loss, _ = ms.Get("loss")
-	rep.BPC, _ = ms.Get("bpc")
-	rep.Perplexity = math.Exp(rep.Loss)
+	rep := evalReport{Model: l.Family.Name, Checkpoint: l.Path, Step: l.Meta.Step, Data: d.Corpus.Source, Examples: d.Val.Targets()}
+	rep.add(ms)
 	if o.JSON {
 		return printJSON(o.Out, rep)
 	}
 	fmt.Fprintf(o.Out, "%s at step %d on the %s validation split (%d tokens):\n"+
 		"  loss %.4f nats/token, %.4f bits per character, perplexity %.3f\n",
-		l.Path, rep.Step, rep.Data, rep.Tokens, rep.Loss, rep.BPC, rep.Perplexity)
+		l.Path, rep.Step, rep.Data, rep.Examples, rep.Metrics["loss"], rep.Metrics["bpc"], rep.Metrics["ppl"])
 	return nil
 }

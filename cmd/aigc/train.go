@@ -72,7 +72,7 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 		return err
 	}
 	defer lock.Unlock()
-	data, err := loadData(fam, cfg, o.Data, o.Seed)
+	data, err := o.loadRunData(fam, cfg, dir)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	defer m.Close()
 	opts := train.Options{
 		Family: fam, Config: cfg, Env: env, Model: m, Train: data.Train, Eval: data.Eval,
-		RNG: r, Seed: o.Seed, RunDir: dir, MaxSteps: o.Steps, Fresh: o.Fresh,
+		RNG: r, Seed: o.Seed, Data: data.Origin, RunDir: dir, MaxSteps: o.Steps, Fresh: o.Fresh,
 		Out: o.Out, Bar: o.Terminal, Quiet: o.Quiet, Version: version, Command: command, Lock: lock,
 	}
 	switch s := m.(type) {
@@ -115,6 +115,25 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	fmt.Fprintln(o.Out, summary)
 	o.say("sample with: aigc sample %s --run %s", fam.Name, dir)
 	return nil
+}
+
+// loadRunData loads --data, or, resuming a run without --data, the data the run recorded
+// that it trained on (a folder, a file, a downloaded set), saying so.
+func (o *trainOptions) loadRunData(fam *models.Family, cfg configs.Config, dir string) (*trainingData, error) {
+	if o.Data != "" || o.Fresh {
+		return loadData(fam, cfg, o.Data, o.Seed)
+	}
+	rec, ckpt, ok, err := train.RunData(dir)
+	if err != nil || !ok || rec.Arg == "" {
+		return loadData(fam, cfg, "", o.Seed) // the resume reports a damaged checkpoint
+	}
+	data, err := loadData(fam, cfg, rec.Arg, o.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("%s records that its run trained on %s, which cannot be read now (%w): give --data, or --fresh to start over",
+			ckpt, rec.Name, err)
+	}
+	o.say("training on the run's data, %s (recorded in %s; --data chooses other data)", rec.Name, ckpt)
+	return data, nil
 }
 
 // indent prefixes every line of a YAML dump for display under a heading.
