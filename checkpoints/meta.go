@@ -146,6 +146,15 @@ func (f *File) DecodeMeta() (Meta, error) {
 	return DecodeMeta(f.Meta, f.Path)
 }
 
+// ReadMeta reads the aigc metadata of the checkpoint at path.
+func ReadMeta(path string) (Meta, error) {
+	f, err := Read(path)
+	if err != nil {
+		return Meta{}, err
+	}
+	return f.DecodeMeta()
+}
+
 // ExpectFamily fails unless the file is an aigc checkpoint of the given
 // model family, so that loading a GAN checkpoint into a VAE reports just that
 // instead of a list of mismatched tensors.

@@ -150,6 +150,28 @@ func (f *File) Tensor(name string, shape []int) ([]float32, error) {
 	return out, nil
 }
 
+// ReadTensors reads every tensor of the checkpoint at path, by name.
+func ReadTensors(path string) (map[string][]float32, error) {
+	f, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return f.All()
+}
+
+// All returns every tensor of the file by name (copies, taken as Tensor takes them).
+func (f *File) All() (map[string][]float32, error) {
+	out := make(map[string][]float32, len(f.entries))
+	for name, e := range f.entries {
+		t, err := f.Tensor(name, e.shape)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
 // Unused returns, sorted, the names of the tensors never successfully taken
 // with Tensor.
 func (f *File) Unused() []string {

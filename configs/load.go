@@ -99,9 +99,17 @@ func printable(s string) string {
 	return s
 }
 
-// FromJSON fills cfg from a JSON object (a checkpoint's stored config), keys checked as
-// for a file, and validates it.
-func FromJSON(cfg Config, data []byte, source string) error {
+// FromJSON fills cfg from the family's defaults, then a JSON object (a checkpoint's stored
+// config), keys checked as for a file, and validates it. A key the checkpoint lacks (one
+// added after it was written) keeps its default, which is how aigc worked before the key.
+func FromJSON(cfg Config, family string, data []byte, source string) error {
+	def, err := Default(family)
+	if err != nil {
+		return err
+	}
+	if err := apply(cfg, def, "default config "+family+".yaml"); err != nil {
+		return err
+	}
 	if err := apply(cfg, data, source); err != nil {
 		return err
 	}

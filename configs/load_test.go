@@ -125,8 +125,13 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b vaeLike
-	if err := FromJSON(&b, JSON(&a), "checkpoint"); err != nil {
+	if err := FromJSON(&b, "vae", JSON(&a), "checkpoint"); err != nil {
 		t.Fatal(err)
+	}
+	// A checkpoint written before a key existed gets the key's default.
+	var c vaeLike
+	if err := FromJSON(&c, "vae", []byte(`{"latent": 7}`), "checkpoint"); err != nil || c.Latent != 7 || c.Hidden != 400 || c.Epochs != 10 {
+		t.Fatalf("old checkpoint: %v %+v", err, c)
 	}
 	if a != b {
 		t.Fatalf("JSON round trip: %+v != %+v", a, b)

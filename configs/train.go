@@ -8,14 +8,18 @@ import (
 // Train holds the settings of the training loop and optimiser that every family shares.
 // Families embed it inline in their own config type.
 type Train struct {
-	Epochs    int     `yaml:"epochs" limit:"1000000"`
-	BatchSize int     `yaml:"batch_size"`
-	LR        float64 `yaml:"lr"`
-	Beta1     float64 `yaml:"beta1"`
-	Beta2     float64 `yaml:"beta2"`
-	Eps       float64 `yaml:"eps"`
-	SaveEvery int     `yaml:"save_every" limit:"1000000000"`
-	LogEvery  int     `yaml:"log_every" limit:"1000000000"`
+	Epochs    int `yaml:"epochs" limit:"1000000"`
+	BatchSize int `yaml:"batch_size"`
+	// GradAccumSteps is how many batches' gradients one optimiser step averages (nanoGPT's
+	// gradient_accumulation_steps): the step of a batch of batch_size·grad_accum_steps
+	// rows, in the memory of one batch.
+	GradAccumSteps int     `yaml:"grad_accum_steps" limit:"65536"`
+	LR             float64 `yaml:"lr"`
+	Beta1          float64 `yaml:"beta1"`
+	Beta2          float64 `yaml:"beta2"`
+	Eps            float64 `yaml:"eps"`
+	SaveEvery      int     `yaml:"save_every" limit:"1000000000"`
+	LogEvery       int     `yaml:"log_every" limit:"1000000000"`
 	// Learning-rate schedule: linear warm-up over warmup_steps, then with lr_decay cosine
 	// (nanoGPT's) a half cosine from lr down to min_lr at the last step of the last epoch;
 	// with wsd (warm-up, stable, decay) lr stays constant until the last decay_frac of
@@ -67,6 +71,12 @@ func (t *Train) LRScale(step, total int) float64 {
 	return 1
 }
 
+// Iterative is a config whose run is a number of iterations (optimiser steps), as
+// nanoGPT's max_iters counts them, rather than of epochs.
+type Iterative interface {
+	Iterations() int
+}
+
 // TrainConfig gives the trainer access to the shared settings of any family's config.
 func (t *Train) TrainConfig() *Train { return t }
 
@@ -77,6 +87,8 @@ func (t *Train) Validate() error {
 		return fmt.Errorf("epochs must be >= 0 (got %d)", t.Epochs)
 	case t.BatchSize <= 0:
 		return fmt.Errorf("batch_size must be > 0 (got %d)", t.BatchSize)
+	case t.GradAccumSteps <= 0:
+		return fmt.Errorf("grad_accum_steps must be > 0 (got %d)", t.GradAccumSteps)
 	case !(t.LR > 0):
 		return fmt.Errorf("lr must be > 0 (got %g)", t.LR)
 	case !(t.Beta1 >= 0 && t.Beta1 < 1):

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"context"
+	"iter"
 	"sync"
 )
 
@@ -144,6 +145,32 @@ func produce(ctx context.Context, pool *batchPool, ch chan<- *Batch, start, batc
 		case <-ctx.Done():
 			pool.put(b)
 			return
+		}
+	}
+}
+
+// Steps groups the batches of an epoch k at a time, the micro-batches of one optimiser
+// step (gradient accumulation; k = 1 is a batch a step). The slice is reused from step to
+// step; the consumer releases each batch. A last group of fewer than k batches is
+// released and dropped, as a step needs all of its micro-batches.
+func Steps(batches <-chan *Batch, k int) iter.Seq[[]*Batch] {
+	return func(yield func([]*Batch) bool) {
+		group := make([]*Batch, 0, k)
+		defer func() {
+			for _, b := range group {
+				b.Release()
+			}
+		}()
+		for b := range batches {
+			group = append(group, b)
+			if len(group) < k {
+				continue
+			}
+			ok := yield(group)
+			group = group[:0]
+			if !ok {
+				return
+			}
 		}
 	}
 }

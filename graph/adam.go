@@ -51,6 +51,9 @@ func NewAdam(params []*Param, cfg AdamConfig) *Adam {
 	return a
 }
 
+// Params returns the parameters the optimiser updates, in the order of its gradients.
+func (a *Adam) Params() []*Param { return a.params }
+
 // Update applies one step given each parameter's gradient, in the order of params.
 func (a *Adam) Update(grads [][]float32) {
 	if _, err := a.step(grads, false, 0); err != nil {

@@ -61,6 +61,16 @@ func (ps *Params) Release() {
 	ps.reserved = 0
 }
 
+// Reserve takes more memory from the budget on behalf of the parameters (the buffers of
+// gradient accumulation, say); Release returns it with theirs.
+func (ps *Params) Reserve(what string, bytes int64) error {
+	if err := exec.Reserve(what, bytes); err != nil {
+		return err
+	}
+	ps.reserved += bytes
+	return nil
+}
+
 // NewParams returns an empty float32 parameter set.
 func NewParams() *Params { return &Params{Dtype: tensor.Float32} }
 

@@ -193,7 +193,7 @@ func (c familyCase) evaluateAndStep(t *testing.T) (Metrics, Metrics, map[string]
 		t.Fatal(err)
 	}
 	b := <-c.train(t, cfg).Epoch(context.Background(), 0, 0)
-	step, err := m.TrainStep(b, rng.New(2))
+	step, err := m.TrainStep([]*datasets.Batch{b}, rng.New(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestEveryProgramHasKernels(t *testing.T) {
 func (c familyCase) everyProgram(t *testing.T) {
 	m, cfg, env := c.build(t) // compiles the training and evaluation programs
 	b := <-c.train(t, cfg).Epoch(context.Background(), 0, 0)
-	if _, err := m.TrainStep(b, rng.New(2)); err != nil { // the optimiser's program
+	if _, err := m.TrainStep([]*datasets.Batch{b}, rng.New(2)); err != nil { // the optimiser's program
 		t.Fatal(err)
 	}
 	if _, err := m.Evaluate(context.Background(), c.eval(t, cfg), 7); err != nil {

@@ -14,14 +14,14 @@ import (
 func benchSteps(b *testing.B, m Model, batch *datasets.Batch, unit string, perStep int) {
 	r := rng.New(2)
 	for range 3 {
-		if _, err := m.TrainStep(batch, r); err != nil {
+		if _, err := m.TrainStep([]*datasets.Batch{batch}, r); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := m.TrainStep(batch, r); err != nil {
+		if _, err := m.TrainStep([]*datasets.Batch{batch}, r); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -77,6 +77,7 @@ type Classifier struct {
 	bn1, bn2     *graph.BatchNorm
 	fc1, fc2     *graph.Linear
 	opt          *graph.Adam
+	acc          accumulator
 
 	train, eval classifierStep
 	shifted     []float32 // the augmented batch
@@ -100,6 +101,7 @@ func NewClassifier(cfg *ClassifierConfig, env Env, r *rng.RNG) (*Classifier, err
 		return nil, err
 	}
 	m.opt = graph.NewAdam(m.params.All(), graph.AdamConfig{LR: cfg.LR, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps})
+	m.acc = accumulate(m.params, m.opt)
 	if err := m.compile(); err != nil {
 		m.Close()
 		return nil, err
@@ -186,22 +188,28 @@ func (s *classifierStep) feed(x []float32, b *datasets.Batch) error {
 }
 
 // TrainStep implements Model.
-func (m *Classifier) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
-	x := b.X
-	if m.cfg.Augment > 0 {
-		m.shifted = shiftImages(m.shifted, b.X, b.Valid, m.env, m.cfg.Augment, r)
-		x = m.shifted
-	}
-	s := &m.train
-	if err := s.feed(x, b); err != nil {
+func (m *Classifier) TrainStep(bs []*datasets.Batch, r *rng.RNG) (Metrics, error) {
+	ms, grads, err := m.acc.step(bs, func(b *datasets.Batch) (Metrics, [][]float32, error) {
+		x := b.X
+		if m.cfg.Augment > 0 {
+			m.shifted = shiftImages(m.shifted, b.X, b.Valid, m.env, m.cfg.Augment, r)
+			x = m.shifted
+		}
+		s := &m.train
+		if err := s.feed(x, b); err != nil {
+			return nil, nil, err
+		}
+		if err := s.prog.Run(); err != nil {
+			return nil, nil, err
+		}
+		correct := countCorrect(s.prog.Floats(1), b.Labels[:b.Valid], m.cfg.Classes)
+		return Metrics{{"loss", s.prog.Float(0)}, {"accuracy", float64(correct) / float64(b.Valid)}}, s.grads.Grads(), nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := s.prog.Run(); err != nil {
-		return nil, err
-	}
-	m.opt.Update(s.grads.Grads())
-	correct := countCorrect(s.prog.Floats(1), b.Labels[:b.Valid], m.cfg.Classes)
-	return Metrics{{"loss", s.prog.Float(0)}, {"accuracy", float64(correct) / float64(b.Valid)}}, nil
+	m.opt.Update(grads)
+	return ms, nil
 }
 
 // shiftImages translates each of the first n images of x by a random whole number of

@@ -133,13 +133,16 @@ type Model interface {
 	Params() *graph.Params
 	// Optimizers own disjoint subsets of Params; their state goes into checkpoints.
 	Optimizers() []*graph.Adam
-	// TrainStep takes one optimisation step on a batch, drawing any noise from r.
-	TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error)
+	// TrainStep takes one optimisation step on the mean gradient of its micro-batches
+	// (grad_accum_steps of them; one without gradient accumulation), drawing any noise
+	// from r, and reports the mean of their metrics.
+	TrainStep(bs []*datasets.Batch, r *rng.RNG) (Metrics, error)
 	// Evaluate measures the model on held-out data; the first metric is the one to
 	// minimise (it picks the best checkpoint). Any noise comes from a stream of seed that
 	// every evaluation restarts, so evaluations are comparable across epochs.
 	Evaluate(ctx context.Context, s datasets.Stream, seed uint64) (Metrics, error)
-	// StepFLOPs is the floating-point work of one TrainStep (matrix products counted).
+	// StepFLOPs is the floating-point work of one TrainStep of one batch (matrix products
+	// counted); a step of k micro-batches does k times as much.
 	StepFLOPs() int64
 	Close() error
 }

@@ -114,6 +114,7 @@ type GAN struct {
 	params     *graph.Params
 	gen, disc  network
 	optG, optD *graph.Adam
+	accG, accD accumulator
 
 	dStep   ganStep // D's loss on a real batch and a generated one
 	gStep   ganStep // G's loss through D
@@ -157,6 +158,7 @@ func NewGAN(cfg *GANConfig, env Env, r *rng.RNG) (*GAN, error) {
 	adamG.LR = cfg.LRG
 	m.optG = graph.NewAdam(m.params.Prefixed("generator."), adamG)
 	m.optD = graph.NewAdam(m.params.Prefixed("discriminator."), adamD)
+	m.accG, m.accD = accumulate(m.params, m.optG), accumulate(m.params, m.optD)
 	if err := m.compile(); err != nil {
 		m.Close()
 		return nil, err
@@ -219,47 +221,53 @@ func (m *GAN) Optimizers() []*graph.Adam { return []*graph.Adam{m.optG, m.optD} 
 func (m *GAN) StepFLOPs() int64 { return m.dStep.prog.FLOPs() + m.gStep.prog.FLOPs() }
 
 // TrainStep implements Model: one discriminator update, then one generator update with
-// fresh noise.
-func (m *GAN) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
-	ms, err := m.discriminatorStep(b, r)
+// fresh noise, each on the mean gradient of the micro-batches.
+func (m *GAN) TrainStep(bs []*datasets.Batch, r *rng.RNG) (Metrics, error) {
+	ms, grads, err := m.accD.step(bs, func(b *datasets.Batch) (Metrics, [][]float32, error) {
+		return m.discriminatorPass(b, r)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if ms[1].Value, err = m.generatorStep(b.Valid, r); err != nil {
+	m.optD.Update(grads)
+	gms, grads, err := m.accG.step(bs, func(b *datasets.Batch) (Metrics, [][]float32, error) {
+		return m.generatorPass(b.Valid, r)
+	})
+	if err != nil {
 		return nil, err
 	}
+	m.optG.Update(grads)
+	ms[1].Value = gms[0].Value
 	return ms, nil
 }
 
-// discriminatorStep updates D on a real batch and as many generated images.
-func (m *GAN) discriminatorStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
+// discriminatorPass computes D's gradients on a real batch and as many generated images.
+func (m *GAN) discriminatorPass(b *datasets.Batch, r *rng.RNG) (Metrics, [][]float32, error) {
 	d := &m.dStep
 	if err := graph.Feed(d.x, b.X); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.FillNormal(graph.Buffer(d.z))
 	graph.MeanWeights(graph.Buffer(d.weight), b.Valid)
 	m.fillMasks(d.g, r)
 	if err := d.prog.Run(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	m.optD.Update(d.prog.Grads())
-	return Metrics{{"d_loss", d.prog.Float(0)}, {"g_loss", math.NaN()},
-		{"d_real", meanSigmoid(d.prog.Floats(1), b.Valid)}, {"d_fake", meanSigmoid(d.prog.Floats(2), b.Valid)}}, nil
+	return Metrics{{"d_loss", d.prog.Float(0)}, {"g_loss", 0},
+		{"d_real", meanSigmoid(d.prog.Floats(1), b.Valid)}, {"d_fake", meanSigmoid(d.prog.Floats(2), b.Valid)}}, d.prog.Grads(), nil
 }
 
-// generatorStep updates G to make D call its images real; D's weights carry the gradient
-// but are not updated.
-func (m *GAN) generatorStep(valid int, r *rng.RNG) (float64, error) {
+// generatorPass computes G's gradients towards making D call its images real; D's
+// weights carry the gradient but are not updated.
+func (m *GAN) generatorPass(valid int, r *rng.RNG) (Metrics, [][]float32, error) {
 	s := &m.gStep
 	r.FillNormal(graph.Buffer(s.z))
 	graph.MeanWeights(graph.Buffer(s.weight), valid)
 	m.fillMasks(s.g, r)
 	if err := s.prog.Run(); err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	m.optG.Update(s.prog.Grads())
-	return s.prog.Float(0), nil
+	return Metrics{{"g_loss", s.prog.Float(0)}}, s.prog.Grads(), nil
 }
 
 // fillMasks draws the discriminator's dropout masks for a run of g.

@@ -70,10 +70,11 @@ func TestGANStepsMoveOnlyTheirNetwork(t *testing.T) {
 			m := newGAN(t, "arch="+arch, "batch_size=8", "hidden=16", "channels=4", "latent=8")
 			b, r := realBatch(t, 8), rng.New(2)
 			g0, d0 := snapshot(m, "generator."), snapshot(m, "discriminator.")
-			ms, err := m.discriminatorStep(b, r)
+			ms, grads, err := m.discriminatorPass(b, r)
 			if err != nil {
 				t.Fatal(err)
 			}
+			m.optD.Update(grads)
 			if changed(g0, m, "generator.") || !changed(d0, m, "discriminator.") {
 				t.Fatal("the discriminator step must move D and only D")
 			}
@@ -86,10 +87,11 @@ func TestGANStepsMoveOnlyTheirNetwork(t *testing.T) {
 				t.Fatalf("d_loss %v, d_real %v, d_fake %v", d, dr, df)
 			}
 			d1 := snapshot(m, "discriminator.")
-			loss, err := m.generatorStep(8, r)
-			if err != nil || !(loss > 0) {
-				t.Fatalf("g_loss %v, %v", loss, err)
+			gms, grads, err := m.generatorPass(8, r)
+			if err != nil || !(gms[0].Value > 0) {
+				t.Fatalf("g_loss %v, %v", gms, err)
 			}
+			m.optG.Update(grads)
 			if changed(d1, m, "discriminator.") || !changed(g0, m, "generator.") {
 				t.Fatal("the generator step must move G and only G")
 			}
@@ -128,7 +130,7 @@ func TestGANTrainsAndSamples(t *testing.T) {
 	m := newGAN(t, "batch_size=16", "hidden=32")
 	b, r := realBatch(t, 16), rng.New(3)
 	for range 5 {
-		ms, err := m.TrainStep(b, r)
+		ms, err := m.TrainStep([]*datasets.Batch{b}, r)
 		if err != nil {
 			t.Fatal(err)
 		}

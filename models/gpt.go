@@ -55,8 +55,8 @@ type GPTConfig struct {
 }
 
 // Resolve implements configs.Resolver: training runs max_iters steps in "epochs" of
-// eval_interval steps (an evaluation and a checkpoint after each), and the learning rate
-// decays over lr_decay_iters.
+// eval_interval steps (an evaluation and a checkpoint after each, and one at the end),
+// and the learning rate decays over lr_decay_iters.
 func (c *GPTConfig) Resolve() {
 	if c.EvalInterval > 0 {
 		c.Epochs = (c.MaxIters + c.EvalInterval - 1) / c.EvalInterval
@@ -64,8 +64,13 @@ func (c *GPTConfig) Resolve() {
 	c.DecaySteps = c.LRDecayIters
 }
 
-// StepsPerEpoch is eval_interval: the training stream's epoch length.
+// StepsPerEpoch is eval_interval: the optimiser steps between two evaluations, the
+// training stream's "epoch".
 func (c *GPTConfig) StepsPerEpoch() int { return c.EvalInterval }
+
+// Iterations implements configs.Iterative: a run is max_iters optimiser steps, as in
+// nanoGPT, whatever eval_interval is.
+func (c *GPTConfig) Iterations() int { return c.MaxIters }
 
 // EvalBatches is eval_iters: the random validation batches of each evaluation during
 // training (nanoGPT's estimate_loss). `aigc eval gpt` scores the whole split instead.
@@ -99,6 +104,7 @@ type GPT struct {
 	env    Env
 	params *graph.Params
 	opt    *graph.Adam
+	acc    accumulator
 
 	wte, wpe *graph.Embedding
 	blocks   []*gptBlock
@@ -154,6 +160,7 @@ func NewGPT(cfg *GPTConfig, env Env, r *rng.RNG) (*GPT, error) {
 	tc := cfg.TrainConfig()
 	m.opt = graph.NewAdam(ps.All(), graph.AdamConfig{LR: tc.LR, Beta1: tc.Beta1, Beta2: tc.Beta2, Eps: tc.Eps,
 		WeightDecay: cfg.WeightDecay, Decays: m.decays})
+	m.acc = accumulate(ps, m.opt)
 	if err := m.compile(); err != nil {
 		m.Close()
 		return nil, err
@@ -280,16 +287,22 @@ func (m *GPT) StepFLOPs() int64              { return m.trainProg.FLOPs() }
 func (m *GPT) Tokenizer() datasets.Tokenizer { return m.env.Tokenizer }
 
 // TrainStep implements Model.
-func (m *GPT) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
-	if _, err := m.train.feed(b, true); err != nil {
+func (m *GPT) TrainStep(bs []*datasets.Batch, r *rng.RNG) (Metrics, error) {
+	ms, grads, err := m.acc.step(bs, func(b *datasets.Batch) (Metrics, [][]float32, error) {
+		if _, err := m.train.feed(b, true); err != nil {
+			return nil, nil, err
+		}
+		m.drop.Fill(m.train.g, r)
+		if err := m.trainProg.Run(); err != nil {
+			return nil, nil, err
+		}
+		return Metrics{{"loss", m.trainProg.Float(0)}}, m.trainProg.Grads(), nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	m.drop.Fill(m.train.g, r)
-	if err := m.trainProg.Run(); err != nil {
-		return nil, err
-	}
-	norm := m.opt.Clipped(m.trainProg.Grads(), m.cfg.Clip)
-	return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", norm}}, nil
+	norm := m.opt.Clipped(grads, m.cfg.Clip)
+	return append(ms, Metric{"grad_norm", norm}), nil
 }
 
 // Evaluate implements Model: the mean cross-entropy over the stream's targets (random

@@ -120,7 +120,7 @@ func TestGPTLearnsAPattern(t *testing.T) {
 	r := rng.New(3)
 	for epoch := range 6 {
 		for b := range s.Epoch(context.Background(), epoch, 0) {
-			if _, err := m.TrainStep(b, r); err != nil {
+			if _, err := m.TrainStep([]*datasets.Batch{b}, r); err != nil {
 				t.Fatal(err)
 			}
 			b.Release()

@@ -197,6 +197,7 @@ type recurrentLM struct {
 	params *graph.Params
 	net    recurrentNet
 	opt    *graph.Adam
+	acc    accumulator
 
 	train, eval, step  *window
 	trainProg          *graph.Gradients
@@ -212,6 +213,7 @@ func newRecurrentLM(cfg TextConfig, carry bool, env Env, params *graph.Params, n
 	tc := cfg.TrainConfig()
 	m := &recurrentLM{text: cfg.TextConfig(), tc: tc, carry: carry, env: env, params: params, net: net,
 		opt: graph.NewAdam(params.All(), graph.AdamConfig{LR: tc.LR, Beta1: tc.Beta1, Beta2: tc.Beta2, Eps: tc.Eps})}
+	m.acc = accumulate(params, m.opt)
 	if carry {
 		// Buffers, so that a checkpoint holds them and a resumed run continues exactly.
 		for i, width := range net.stateWidths() {
@@ -248,29 +250,35 @@ func (m *recurrentLM) vocab() int                    { return m.env.Tokenizer.Vo
 
 // TrainStep implements Model: truncated backpropagation through one window, gradients
 // clipped to grad_clip, one Adam step.
-func (m *recurrentLM) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
-	if _, err := m.train.feed(b, true); err != nil {
+func (m *recurrentLM) TrainStep(bs []*datasets.Batch, r *rng.RNG) (Metrics, error) {
+	ms, grads, err := m.acc.step(bs, func(b *datasets.Batch) (Metrics, [][]float32, error) {
+		if _, err := m.train.feed(b, true); err != nil {
+			return nil, nil, err
+		}
+		for i, s := range m.train.s0 {
+			buf := graph.Buffer(s)
+			if m.carry && b.Index > 0 {
+				copy(buf, m.carried[i].Data())
+			} else {
+				clear(buf)
+			}
+		}
+		m.net.fillMasks(m.train.g, r)
+		if err := m.trainProg.Run(); err != nil {
+			return nil, nil, err
+		}
+		if m.carry { // the next window, in this step or the next, goes on from here
+			for i, p := range m.carried {
+				copy(p.Data(), m.trainProg.Floats(1+i))
+			}
+		}
+		return Metrics{{"loss", m.trainProg.Float(0)}}, m.trainProg.Grads(), nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	for i, s := range m.train.s0 {
-		buf := graph.Buffer(s)
-		if m.carry && b.Index > 0 {
-			copy(buf, m.carried[i].Data())
-		} else {
-			clear(buf)
-		}
-	}
-	m.net.fillMasks(m.train.g, r)
-	if err := m.trainProg.Run(); err != nil {
-		return nil, err
-	}
-	norm := m.opt.Clipped(m.trainProg.Grads(), m.text.Clip)
-	if m.carry {
-		for i, p := range m.carried {
-			copy(p.Data(), m.trainProg.Floats(1+i))
-		}
-	}
-	return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", norm}}, nil
+	norm := m.opt.Clipped(grads, m.text.Clip)
+	return append(ms, Metric{"grad_norm", norm}), nil
 }
 
 // Evaluate implements Model: the mean cross-entropy over every target of the stream (a

@@ -102,7 +102,7 @@ func TestRecurrentModelsLearnAPattern(t *testing.T) {
 			r := rng.New(3)
 			for epoch := range 12 {
 				for b := range s.Epoch(context.Background(), epoch, 0) {
-					ms, err := m.TrainStep(b, r)
+					ms, err := m.TrainStep([]*datasets.Batch{b}, r)
 					b.Release()
 					if err != nil {
 						t.Fatal(err)
@@ -151,7 +151,7 @@ func TestCarriedState(t *testing.T) {
 	s, _ := datasets.NewTokenStream(ids, "fox", datasets.TokenStreamOptions{BatchSize: 2, Window: 6, Order: datasets.ContiguousRows, Seed: 1})
 	ch := s.Epoch(context.Background(), 0, 0)
 	first := <-ch
-	if _, err := m.TrainStep(first, rng.New(1)); err != nil {
+	if _, err := m.TrainStep([]*datasets.Batch{first}, rng.New(1)); err != nil {
 		t.Fatal(err)
 	}
 	first.Release()
@@ -160,7 +160,7 @@ func TestCarriedState(t *testing.T) {
 		t.Fatal("the final hidden state was not kept")
 	}
 	second := <-ch
-	if _, err := m.TrainStep(second, rng.New(1)); err != nil {
+	if _, err := m.TrainStep([]*datasets.Batch{second}, rng.New(1)); err != nil {
 		t.Fatal(err)
 	}
 	second.Release()

@@ -43,7 +43,7 @@ func loadJudge() (*Classifier, error) {
 		return nil, err
 	}
 	cfg := &ClassifierConfig{}
-	if err := configs.FromJSON(cfg, meta.Config, "embedded classifier config"); err != nil {
+	if err := configs.FromJSON(cfg, "classifier", meta.Config, "embedded classifier config"); err != nil {
 		return nil, err
 	}
 	env, err := EnvOf(f, meta)

@@ -202,7 +202,7 @@ func open(f *checkpoints.File, path, want string) (*Loaded, error) {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	cfg := fam.NewConfig()
-	if err := configs.FromJSON(cfg, meta.Config, "checkpoint "+path+" config"); err != nil {
+	if err := configs.FromJSON(cfg, fam.Name, meta.Config, "checkpoint "+path+" config"); err != nil {
 		return nil, err
 	}
 	env, err := EnvOf(f, meta)

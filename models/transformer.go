@@ -99,6 +99,7 @@ type Transformer struct {
 	env     Env
 	params  *graph.Params
 	opt     *graph.Adam
+	acc     accumulator
 	embed   *graph.Embedding
 	enc     []*encLayer
 	dec     []*decLayer
@@ -161,6 +162,16 @@ func NewTransformer(cfg *TransformerConfig, env Env, r *rng.RNG) (*Transformer, 
 	m.pe = sinusoid(max(env.SrcLen, env.TgtLen), d)
 	tc := cfg.TrainConfig()
 	m.opt = graph.NewAdam(ps.All(), graph.AdamConfig{LR: tc.LR, Beta1: tc.Beta1, Beta2: tc.Beta2, Eps: tc.Eps})
+	m.acc = accumulate(ps, m.opt)
+	m.acc.weigh = func(b *datasets.Batch) float64 { // the loss is a mean over target tokens
+		n := 0
+		for _, v := range b.Pairs.TargetMask {
+			if v != 0 {
+				n++
+			}
+		}
+		return float64(n)
+	}
 	err := graph.Build(func() {
 		m.train = m.newGraph(cfg.BatchSize, true)
 		var err error
@@ -303,17 +314,23 @@ func (m *Transformer) Optimizers() []*graph.Adam { return []*graph.Adam{m.opt} }
 func (m *Transformer) StepFLOPs() int64          { return m.trainProg.FLOPs() }
 
 // TrainStep implements Model.
-func (m *Transformer) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
-	if b.Pairs == nil {
-		return nil, fmt.Errorf("transformer: not a batch of sequence pairs")
-	}
-	m.train.feed(b.Pairs, true)
-	m.drop.Fill(m.train.g, r)
-	if err := m.trainProg.Run(); err != nil {
+func (m *Transformer) TrainStep(bs []*datasets.Batch, r *rng.RNG) (Metrics, error) {
+	ms, grads, err := m.acc.step(bs, func(b *datasets.Batch) (Metrics, [][]float32, error) {
+		if b.Pairs == nil {
+			return nil, nil, fmt.Errorf("transformer: not a batch of sequence pairs")
+		}
+		m.train.feed(b.Pairs, true)
+		m.drop.Fill(m.train.g, r)
+		if err := m.trainProg.Run(); err != nil {
+			return nil, nil, err
+		}
+		return Metrics{{"loss", m.trainProg.Float(0)}}, m.trainProg.Grads(), nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	norm := m.opt.Clipped(m.trainProg.Grads(), m.cfg.Clip)
-	return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", norm}}, nil
+	norm := m.opt.Clipped(grads, m.cfg.Clip)
+	return append(ms, Metric{"grad_norm", norm}), nil
 }
 
 // s2sDecoder is an inference graph of a fixed number of rows: the encoder once, then the

@@ -46,7 +46,7 @@ func TestTransformerLearnsToReverse(t *testing.T) {
 	for epoch := range 8 {
 		for b := range train.Epoch(context.Background(), epoch, 0) {
 			m.opt.LR = 3e-3 * min(1, float64(step+1)/50)
-			if _, err := m.TrainStep(b, r); err != nil {
+			if _, err := m.TrainStep([]*datasets.Batch{b}, r); err != nil {
 				t.Fatal(err)
 			}
 			step++

@@ -59,6 +59,7 @@ type VAE struct {
 	params                    *graph.Params
 	fc1, fc21, fc22, fc3, fc4 *graph.Linear
 	opt                       *graph.Adam
+	acc                       accumulator
 
 	// One training graph of batch size B: its loss and gradients compile into train, and
 	// its per-image losses into eval, which shares its inputs. weight holds 1/Valid for
@@ -84,6 +85,7 @@ func NewVAE(cfg *VAEConfig, env Env, r *rng.RNG) (*VAE, error) {
 	m.fc3 = graph.NewLinear(ps, "fc3", cfg.Latent, cfg.Hidden, r)
 	m.fc4 = graph.NewLinear(ps, "fc4", cfg.Hidden, m.pixels, r)
 	m.opt = graph.NewAdam(ps.All(), graph.AdamConfig{LR: cfg.LR, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps})
+	m.acc = accumulate(ps, m.opt)
 	if err := m.compile(); err != nil {
 		m.Close()
 		return nil, err
@@ -144,15 +146,21 @@ func (m *VAE) feed(b *datasets.Batch, r *rng.RNG) error {
 }
 
 // TrainStep implements Model.
-func (m *VAE) TrainStep(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
-	if err := m.feed(b, r); err != nil {
+func (m *VAE) TrainStep(bs []*datasets.Batch, r *rng.RNG) (Metrics, error) {
+	ms, grads, err := m.acc.step(bs, func(b *datasets.Batch) (Metrics, [][]float32, error) {
+		if err := m.feed(b, r); err != nil {
+			return nil, nil, err
+		}
+		if err := m.train.Run(); err != nil {
+			return nil, nil, err
+		}
+		return Metrics{{"loss", m.train.Float(0)}, {"bce", m.train.Float(1)}, {"kl", m.train.Float(2)}}, m.train.Grads(), nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := m.train.Run(); err != nil {
-		return nil, err
-	}
-	m.opt.Update(m.train.Grads())
-	return Metrics{{"loss", m.train.Float(0)}, {"bce", m.train.Float(1)}, {"kl", m.train.Float(2)}}, nil
+	m.opt.Update(grads)
+	return ms, nil
 }
 
 // Evaluate implements Model: the negative ELBO per image with one sample of z, as the

@@ -133,13 +133,13 @@ func TestVAETrainStepLearns(t *testing.T) {
 		b.X[i] = float32(p) / 255
 	}
 	r := rng.New(3)
-	first, err := m.TrainStep(b, r)
+	first, err := m.TrainStep([]*datasets.Batch{b}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var last Metrics
 	for range 60 {
-		if last, err = m.TrainStep(b, r); err != nil {
+		if last, err = m.TrainStep([]*datasets.Batch{b}, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,7 +162,7 @@ func TestVAETrainStepLearns(t *testing.T) {
 	if per := sums[0].Value / 5; !(per > 0 && per < 2*first[0].Value) {
 		t.Fatalf("eval loss per image %v", per)
 	}
-	step, err := m.TrainStep(b, rng.New(4)) // the same noise: the loss before its update
+	step, err := m.TrainStep([]*datasets.Batch{b}, rng.New(4)) // the same noise: the loss before its update
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,14 +55,10 @@ func RecordedData(meta checkpoints.Meta) (datasets.Origin, bool) {
 // path. It reports false for a run without a checkpoint or without the record.
 func RunData(dir string) (datasets.Origin, string, bool, error) {
 	for _, path := range []string{filepath.Join(dir, LatestFile), filepath.Join(dir, PreviousDir, LatestFile)} {
-		f, err := checkpoints.Read(path)
+		meta, err := checkpoints.ReadMeta(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err != nil {
-			return datasets.Origin{}, path, false, err
-		}
-		meta, err := f.DecodeMeta()
 		if err != nil {
 			return datasets.Origin{}, path, false, err
 		}

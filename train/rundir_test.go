@@ -34,11 +34,7 @@ func (h *evalHook) Evaluate(ctx context.Context, s datasets.Stream, seed uint64)
 
 func latestStep(t *testing.T, dir string) int {
 	t.Helper()
-	f, err := checkpoints.Read(filepath.Join(dir, LatestFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, err := f.DecodeMeta()
+	meta, err := checkpoints.ReadMeta(filepath.Join(dir, LatestFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,11 +57,14 @@ type Options struct {
 	// with the number of epochs done: the place for per-epoch figures.
 	OnEpoch func(epochs int) error
 
-	Out     io.Writer // progress and messages
-	Bar     bool      // draw a live progress bar
-	Quiet   bool      // print nothing but what must be said
-	Version string    // aigc's version, recorded in checkpoints
-	Command string    // the command line, recorded in the run directory's lock
+	Out   io.Writer // progress and messages
+	Bar   bool      // draw a live progress bar
+	Quiet bool      // print nothing but what must be said
+	// LineEvery is the least time between two progress lines when no bar is drawn (a line
+	// is due every log_every steps); 0 prints every one.
+	LineEvery time.Duration
+	Version   string // aigc's version, recorded in checkpoints
+	Command   string // the command line, recorded in the run directory's lock
 	// Lock, when the caller took the run directory's lock already (LockRunDir), is held
 	// by the caller; otherwise Run takes it for the run.
 	Lock *RunLock
@@ -70,23 +73,28 @@ type Options struct {
 // Result is where a run ended.
 type Result struct {
 	Step, Epoch int
+	Total       int            // the step the session was to stop at
+	Epochs      float64        // epochs done, with the fraction of the current one
+	Iterative   bool           // the run counts iterations (max_iters), not epochs
 	Eval        models.Metrics // the last evaluation, if any
 	Latest      string         // path of the latest checkpoint
 	Resumed     bool
 }
 
 type trainer struct {
-	o        Options
-	tc       *configs.Train
-	spe      int // steps per epoch
-	step     int
-	bestEval float64
-	wall     float64 // training seconds, summed over resumed sessions
-	log      *metricsLog
-	prog     *progress
-	res      Result
-	baseLR   []float64  // each optimiser's configured rate, which the schedule scales
-	ema      *graph.EMA // the averaged weights, when the config asks for them
+	o         Options
+	tc        *configs.Train
+	spe       int // optimiser steps per epoch
+	planned   int // the steps of the whole run, which the learning-rate schedule spans
+	step      int
+	bestEval  float64
+	wall      float64 // training seconds, summed over resumed sessions
+	log       *metricsLog
+	prog      *progress
+	sinceEval window // the training metrics since the last evaluation
+	res       Result
+	baseLR    []float64  // each optimiser's configured rate, which the schedule scales
+	ema       *graph.EMA // the averaged weights, when the config asks for them
 	// firstLoss is the loss of the run's first training step, the scale against which an
 	// exploding evaluation is judged (0 until known).
 	firstLoss float64
@@ -96,14 +104,24 @@ type trainer struct {
 // Run trains o.Model as o describes, resuming from o.RunDir's latest checkpoint unless
 // o.Fresh.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	t := &trainer{o: o, tc: o.Config.TrainConfig(), spe: o.Train.BatchesPerEpoch(), bestEval: math.Inf(1),
-		prog: &progress{out: o.Out, bar: o.Bar && !o.Quiet, quiet: o.Quiet, unit: "samples"}}
+	tc := o.Config.TrainConfig()
+	t := &trainer{o: o, tc: tc, spe: o.Train.BatchesPerEpoch() / tc.GradAccumSteps, bestEval: math.Inf(1),
+		prog: &progress{out: o.Out, bar: o.Bar && !o.Quiet, quiet: o.Quiet, unit: "samples", every: o.LineEvery, evalEvery: evalLineEvery}}
 	if o.Family != nil && o.Family.Data == models.Text {
 		t.prog.unit = "tokens"
 	}
 	if t.spe == 0 {
+		if tc.GradAccumSteps > 1 {
+			return nil, fmt.Errorf("training set has fewer than grad_accum_steps=%d batches of %d", tc.GradAccumSteps, o.Train.BatchSize())
+		}
 		return nil, fmt.Errorf("training set has fewer examples than one batch of %d", o.Train.BatchSize())
 	}
+	t.planned = tc.Epochs * t.spe
+	if it, ok := o.Config.(configs.Iterative); ok {
+		t.planned = it.Iterations()
+		t.prog.iterative = true
+	}
+	t.prog.epochs, t.prog.spe = tc.Epochs, t.spe
 	for _, opt := range o.Model.Optimizers() {
 		t.baseLR = append(t.baseLR, opt.LR)
 	}
@@ -129,7 +147,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer t.log.Close()
 	err = t.loop(ctx)
 	t.prog.finish()
-	t.res.Step, t.res.Epoch = t.step, t.step/t.spe
+	t.res.Step, t.res.Epoch, t.res.Iterative = t.step, t.step/t.spe, t.prog.iterative
+	t.res.Epochs = t.epochFrac()
 	return &t.res, err
 }
 
@@ -268,18 +287,21 @@ func parseFloat(s string, def float64) float64 {
 	return def
 }
 
-// loop runs epochs until the configured epochs or MaxSteps are done.
+// loop runs epochs until the run's planned steps (epochs, or iterations) or MaxSteps are
+// done.
 func (t *trainer) loop(ctx context.Context) error {
-	total := t.tc.Epochs * t.spe
+	total := t.planned
 	if t.o.MaxSteps > 0 && t.o.MaxSteps < total {
 		total = t.o.MaxSteps
 	}
+	t.res.Total = total
 	if t.step >= total {
 		if !t.o.Quiet {
 			fmt.Fprintf(t.o.Out, "%s is already at step %d of %d: nothing to train\n", t.res.Latest, t.step, total)
 		}
 		return nil
 	}
+	t.prog.begin(t.step, total)
 	for t.step < total {
 		if ctx.Err() != nil { // stopped between epochs
 			if err := t.save(LatestFile); err != nil {
@@ -305,21 +327,24 @@ func (t *trainer) loop(ctx context.Context) error {
 }
 
 // epoch trains from the current step to the end of its epoch (or to total), and reports
-// whether a signal stopped it.
+// whether a signal stopped it. A step takes grad_accum_steps batches of the stream.
 func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err error) {
 	epoch, start := t.step/t.spe, t.step%t.spe
-	t.prog.startEpoch(epoch, t.tc.Epochs, start, t.spe)
+	k := t.tc.GradAccumSteps
 	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // stops the prefetching goroutine whatever happens
-	batches := t.o.Train.Epoch(sctx, epoch, start)
+	batches := t.o.Train.Epoch(sctx, epoch, start*k)
 
 	var win window
 	last := time.Now()
-	for b := range batches {
+	for bs := range datasets.Steps(batches, k) {
 		lr := t.scheduleLR()
-		ms, err := t.o.Model.TrainStep(b, t.o.RNG)
-		rows := b.Items()
-		b.Release()
+		ms, err := t.o.Model.TrainStep(bs, t.o.RNG)
+		rows := 0
+		for _, b := range bs {
+			rows += b.Items()
+			b.Release()
+		}
 		if err != nil {
 			return false, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
@@ -337,10 +362,12 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 		}
 		now := time.Now()
 		win.add(ms, rows, now.Sub(last))
+		t.sinceEval.add(ms, rows, now.Sub(last))
 		t.wall += now.Sub(last).Seconds()
 		last = now
-		t.prog.step(epoch, t.tc.Epochs, t.step-epoch*t.spe-1, win.mean(), win.rate())
-		if t.step%t.tc.LogEvery == 0 {
+		logged := t.step%t.tc.LogEvery == 0
+		t.prog.step(t.step, win.mean(), win.rate(), logged || t.step == total)
+		if logged {
 			if err := t.log.write(record{Kind: "train", Step: t.step, Epoch: t.epochFrac(), Wall: t.wall,
 				LR: lr, Rate: win.rate(), Unit: t.prog.unit, Items: win.mean()}); err != nil {
 				return false, err
@@ -365,7 +392,7 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 // scheduleLR sets every optimiser's rate for the coming step from the config's schedule
 // (a function of the step alone, so a resumed run follows it exactly) and returns lr's.
 func (t *trainer) scheduleLR() float64 {
-	scale := t.tc.LRScale(t.step, t.tc.Epochs*t.spe)
+	scale := t.tc.LRScale(t.step, t.planned)
 	for i, opt := range t.o.Model.Optimizers() {
 		opt.LR = t.baseLR[i] * scale
 	}
@@ -394,8 +421,9 @@ func (t *trainer) diverged(what string) error {
 // always, best when the evaluation loss is the lowest so far.
 func (t *trainer) evaluateAndSave(ctx context.Context) error {
 	var ev models.Metrics
+	eval := watched{t.o.Eval, t.prog.evaluating}
 	err := t.withAverage(func() (err error) {
-		ev, err = t.o.Model.Evaluate(ctx, t.o.Eval, t.o.Seed)
+		ev, err = t.o.Model.Evaluate(ctx, eval, t.o.Seed)
 		return err
 	})
 	if errors.Is(err, context.Canceled) {
@@ -419,7 +447,8 @@ func (t *trainer) evaluateAndSave(ctx context.Context) error {
 	if err := t.save(names...); err != nil {
 		return err
 	}
-	t.prog.line("epoch %.4g/%d  step %d  eval %s  %.1fs", t.epochFrac(), t.tc.Epochs, t.step, ev, t.wall)
+	t.prog.evaluated(t.step, t.sinceEval.mean(), ev, t.wall)
+	t.sinceEval = window{}
 	if t.o.OnEpoch != nil && t.step%t.spe == 0 {
 		if err := t.withAverage(func() error { return t.o.OnEpoch(t.step / t.spe) }); err != nil {
 			return fmt.Errorf("after epoch %d: %w", t.step/t.spe, err)

@@ -37,7 +37,7 @@ type hook struct {
 	nanAfter int
 }
 
-func (h *hook) TrainStep(b *datasets.Batch, r *rng.RNG) (models.Metrics, error) {
+func (h *hook) TrainStep(b []*datasets.Batch, r *rng.RNG) (models.Metrics, error) {
 	ms, err := h.Model.TrainStep(b, r)
 	h.steps++
 	if h.steps == h.at && h.cancel != nil {

@@ -100,25 +100,26 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	defer m.Close()
 	ema := train.Average(m, cfg.TrainConfig()) // a training step includes the averaging the config asks for
 
-	if err := steps(ctx, m, ema, data.Train, r, o.Warmup); err != nil {
+	k := cfg.TrainConfig().GradAccumSteps
+	if err := steps(ctx, m, ema, data.Train, r, o.Warmup, k); err != nil {
 		return err
 	}
 	exec.Profile(o.Profile)
 	start := time.Now()
-	if err := steps(ctx, m, ema, data.Train, r, o.Steps); err != nil {
+	if err := steps(ctx, m, ema, data.Train, r, o.Steps, k); err != nil {
 		return err
 	}
 	elapsed := time.Since(start).Seconds()
 	kinds := exec.Profile(false)
 
-	bs := cfg.TrainConfig().BatchSize
+	bs := cfg.TrainConfig().BatchSize * k // the rows of a step
 	rep := benchReport{
 		Model: fam.Name, Device: string(dev), Threads: runtime.GOMAXPROCS(0), BLAS: graph.BLAS(),
 		Backend: graph.BackendName(), BatchSize: bs, Steps: o.Steps,
 		MsPerStep:    1000 * elapsed / float64(o.Steps),
 		StepsPerS:    float64(o.Steps) / elapsed,
 		SamplesPerS:  float64(o.Steps*bs) / elapsed,
-		FLOPsPerStep: m.StepFLOPs(),
+		FLOPsPerStep: m.StepFLOPs() * int64(k),
 		SgemmGFLOPS:  sgemm,
 		SIMD:         cpu.SIMD(),
 		PeakRSS:      peakRSS(),
@@ -181,13 +182,16 @@ func printProfile(w io.Writer, kinds map[string]time.Duration, steps int, elapse
 	fmt.Fprintf(w, "  %-22s %9.3f %5.1f%%\n", "(outside instructions)", host*1000/float64(steps), 100*host/elapsed)
 }
 
-// steps runs n training steps, crossing epochs as needed, updating ema when not nil.
-func steps(ctx context.Context, m models.Model, ema *graph.EMA, s datasets.Stream, r *rng.RNG, n int) error {
+// steps runs n training steps of k micro-batches each, crossing epochs as needed,
+// updating ema when not nil.
+func steps(ctx context.Context, m models.Model, ema *graph.EMA, s datasets.Stream, r *rng.RNG, n, k int) error {
 	for epoch := 0; n > 0; epoch++ {
 		sctx, cancel := context.WithCancel(ctx)
-		for b := range s.Epoch(sctx, epoch, 0) {
-			_, err := m.TrainStep(b, r)
-			b.Release()
+		for bs := range datasets.Steps(s.Epoch(sctx, epoch, 0), k) {
+			_, err := m.TrainStep(bs, r)
+			for _, b := range bs {
+				b.Release()
+			}
 			if err != nil {
 				cancel()
 				return err

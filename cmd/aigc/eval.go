@@ -132,7 +132,7 @@ func runEval(ctx context.Context, o *evalOptions) error {
 	var ms models.Metrics
 	var quality *models.Quality
 	if l.Family.JudgeSamples == 0 { // a GAN's held-out evaluation is the quality below
-		if ms, err = l.Model.Evaluate(ctx, data.Test, o.Seed); err != nil {
+		if ms, err = l.Model.Evaluate(ctx, o.watchEvaluation(data.Test), o.Seed); err != nil {
 			return err
 		}
 		rep.add(ms)
@@ -314,7 +314,7 @@ func evalPairs(ctx context.Context, o *evalOptions, l *models.Loaded) error {
 	if _, err := o.chooseDevice(); err != nil {
 		return err
 	}
-	ms, err := l.Model.Evaluate(ctx, d.Test, o.Seed)
+	ms, err := l.Model.Evaluate(ctx, o.watchEvaluation(d.Test), o.Seed)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/aigc-go/aigc/datasets"
 	"github.com/aigc-go/aigc/graph"
 	"github.com/aigc-go/aigc/train"
 )
@@ -26,6 +27,7 @@ type globalOptions struct {
 
 	Out, Err io.Writer
 	Terminal bool     // Out is a terminal: progress bars are drawn
+	ErrTerm  bool     // Err is a terminal: eval's progress is a bar there
 	Args     []string // the command line, for hints such as how to resume
 
 	// The device chosen before any command runs (models compile for it when built): the
@@ -51,6 +53,9 @@ func execute(ctx context.Context, args []string, out, errOut io.Writer) int {
 	g := &globalOptions{Out: out, Err: errOut, Args: args}
 	if f, ok := out.(*os.File); ok {
 		g.Terminal = term.IsTerminal(int(f.Fd()))
+	}
+	if f, ok := errOut.(*os.File); ok {
+		g.ErrTerm = term.IsTerminal(int(f.Fd()))
 	}
 	root := newRootCmd(g)
 	root.SetArgs(args)
@@ -137,6 +142,15 @@ func (g *globalOptions) chooseDevice() (graph.Device, error) {
 	}
 	g.deviceNote = ""
 	return g.device, nil
+}
+
+// watchEvaluation shows a long evaluation's progress on stderr (stdout has the results,
+// which --json keeps machine-readable), unless --quiet.
+func (g *globalOptions) watchEvaluation(s datasets.Stream) datasets.Stream {
+	if g.Quiet {
+		return s
+	}
+	return train.WatchEvaluation(s, g.Err, g.ErrTerm)
 }
 
 // say prints a line unless --quiet.

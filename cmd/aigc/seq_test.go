@@ -20,7 +20,7 @@ func TestGPTTrainSampleEval(t *testing.T) {
 	dir := t.TempDir()
 	r := aigc(t, append([]string{"train", "gpt", "--run", dir}, tinyGPT...)...)
 	mustSucceed(t, r)
-	if !strings.Contains(r.stdout, "step 6, epoch 2") {
+	if !strings.Contains(r.stdout, ": iter 6/6, eval loss") {
 		t.Fatalf("train printed %q", r.stdout)
 	}
 	r = aigc(t, "sample", "gpt", "--run", dir, "--prompt", "ROMEO", "-n", "40", "--seed", "3")

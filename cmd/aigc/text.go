@@ -69,7 +69,7 @@ func loadText(fam *models.Family, cfg configs.Config, path string, seed uint64, 
 	bs := cfg.TrainConfig().BatchSize
 	perEpoch := 0
 	if c, ok := cfg.(interface{ StepsPerEpoch() int }); ok {
-		perEpoch = c.StepsPerEpoch()
+		perEpoch = c.StepsPerEpoch() * cfg.TrainConfig().GradAccumSteps // a step takes that many batches
 	}
 	if d.Train, err = datasets.NewTokenStream(train, corpus.Source+" (training split)", datasets.TokenStreamOptions{
 		BatchSize: bs, Window: text.BlockSize, Order: order, Seed: seed, BatchesPerEpoch: perEpoch}); err != nil {
@@ -151,7 +151,7 @@ func evalText(ctx context.Context, o *evalOptions, l *models.Loaded) error {
 	if _, err := o.chooseDevice(); err != nil {
 		return err
 	}
-	ms, err := l.Model.Evaluate(ctx, d.Val, o.Seed)
+	ms, err := l.Model.Evaluate(ctx, o.watchEvaluation(d.Val), o.Seed)
 	if err != nil {
 		return err
 	}

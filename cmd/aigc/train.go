@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,8 @@ type trainOptions struct {
 	Steps     int
 	SaveEvery int // -1: the config's save_every
 	Fresh     bool
+	// ProgressEvery is the least time between progress lines when stdout is not a terminal.
+	ProgressEvery time.Duration
 }
 
 func newTrainCmd(g *globalOptions) *cobra.Command {
@@ -50,7 +53,8 @@ func newTrainCmd(g *globalOptions) *cobra.Command {
 	f.IntVar(&o.Steps, "steps", 0, "stop after N optimiser steps in all (0: train every epoch)")
 	f.IntVar(&o.SaveEvery, "save-every", -1, "also checkpoint every N steps")
 	defaultIs(cmd, "save-every", "the config's save_every")
-	f.BoolVar(&o.Fresh, "fresh", false, "start over, discarding the run directory's checkpoints")
+	f.BoolVar(&o.Fresh, "fresh", false, "start over, setting the run directory's checkpoints aside until the new run saves")
+	f.DurationVar(&o.ProgressEvery, "progress-every", 5*time.Second, "without a terminal: a progress line every log_every steps, at most one per this")
 	return cmd
 }
 
@@ -92,7 +96,7 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	opts := train.Options{
 		Family: fam, Config: cfg, Env: env, Model: m, Train: data.Train, Eval: data.Eval,
 		RNG: r, Seed: o.Seed, Data: data.Origin, RunDir: dir, MaxSteps: o.Steps, Fresh: o.Fresh,
-		Out: o.Out, Bar: o.Terminal, Quiet: o.Quiet, Version: version, Command: command, Lock: lock,
+		Out: o.Out, Bar: o.Terminal, Quiet: o.Quiet, LineEvery: o.ProgressEvery, Version: version, Command: command, Lock: lock,
 	}
 	switch s := m.(type) {
 	case models.ImageSampler:
@@ -108,7 +112,16 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	if err != nil {
 		return err
 	}
-	summary := fmt.Sprintf("%s: step %d, epoch %d", dir, res.Step, res.Epoch)
+	summary := fmt.Sprintf("%s: step %d of %d", dir, res.Step, res.Total)
+	if res.Iterative {
+		summary = fmt.Sprintf("%s: iter %d/%d", dir, res.Step, res.Total)
+	}
+	if o.Steps > 0 && res.Step == o.Steps {
+		summary += fmt.Sprintf(" (--steps %d)", o.Steps)
+	}
+	if !res.Iterative {
+		summary += fmt.Sprintf(", epoch %.3g of %d", res.Epochs, cfg.TrainConfig().Epochs)
+	}
 	if len(res.Eval) > 0 {
 		summary += ", eval " + res.Eval.String()
 	}
