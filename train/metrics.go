@@ -6,35 +6,51 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/color"
+	"image/png"
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/aigc-go/aigc/checkpoints"
+	"github.com/aigc-go/aigc/internal/tensorboard"
 	"github.com/aigc-go/aigc/models"
 )
 
-// metricsLog appends one JSON object per line to metrics.jsonl.
+// metricsLog records a run's metrics twice: one JSON object per line in metrics.jsonl,
+// and the same values as TensorBoard scalars in RUN/tb (tag "train/loss", "eval/fid",
+// "train/lr", "train/samples_per_s"...), beside the per-epoch samples.
 type metricsLog struct {
-	f *os.File
+	f  *os.File
+	tb *tensorboard.Writer
 }
 
-// openMetrics opens path for appending. Resuming from step `keep` first drops the lines a
-// crashed run logged after its last checkpoint, so that the log matches the run's state.
-func openMetrics(path string, keep int, fresh bool) (*metricsLog, error) {
+// openMetrics opens the run's metrics log for appending. Resuming from step `keep` first
+// drops what a crashed run logged after its last checkpoint, so that the logs match the
+// run's state.
+func openMetrics(dir string, keep int, fresh bool) (*metricsLog, error) {
+	path, tbDir := filepath.Join(dir, MetricsFile), filepath.Join(dir, TensorBoardDir)
 	if fresh {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		for _, p := range []string{path, tbDir} {
+			if err := os.RemoveAll(p); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		if err := truncateAfter(path, keep); err != nil {
 			return nil, err
 		}
-	} else if err := truncateAfter(path, keep); err != nil {
-		return nil, err
+		if err := tensorboard.Truncate(tbDir, keep); err != nil {
+			return nil, fmt.Errorf("TensorBoard log: %w", err)
+		}
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &metricsLog{f: f}, nil
+	return &metricsLog{f: f, tb: tensorboard.NewWriter(tbDir)}, nil
 }
 
 func truncateAfter(path string, step int) error {
@@ -79,25 +95,73 @@ type record struct {
 	Items models.Metrics
 }
 
-func (l *metricsLog) write(r record) error {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"kind":%q,"step":%d,"epoch":%s,"wall_s":%s`, r.Kind, r.Step, num(r.Epoch), num(r.Wall))
+// values are a record's numbers, in the order the line lists them after its step.
+func (r record) values() models.Metrics {
+	vs := models.Metrics{{Name: "epoch", Value: r.Epoch}, {Name: "wall_s", Value: r.Wall}}
 	if r.LR > 0 {
-		fmt.Fprintf(&b, `,"lr":%s`, num(r.LR))
+		vs = append(vs, models.Metric{Name: "lr", Value: r.LR})
 	}
 	if r.Rate > 0 {
 		unit := r.Unit
 		if unit == "" {
 			unit = "samples"
 		}
-		fmt.Fprintf(&b, `,"%s_per_s":%s`, unit, num(r.Rate))
+		vs = append(vs, models.Metric{Name: unit + "_per_s", Value: r.Rate})
 	}
-	for _, m := range r.Items {
-		fmt.Fprintf(&b, `,%q:%s`, m.Name, num(m.Value))
+	return append(vs, r.Items...)
+}
+
+func (l *metricsLog) write(r record) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"kind":%q,"step":%d`, r.Kind, r.Step)
+	for _, v := range r.values() {
+		fmt.Fprintf(&b, `,%q:%s`, v.Name, num(v.Value))
 	}
 	b.WriteString("}\n")
-	_, err := l.f.Write(b.Bytes())
-	return err
+	if _, err := l.f.Write(b.Bytes()); err != nil {
+		return err
+	}
+	for _, v := range r.values() {
+		if v.Name == "wall_s" {
+			continue // TensorBoard keeps each event's wall time itself
+		}
+		if err := l.tb.Scalar(r.Kind+"/"+v.Name, r.Step, v.Value); err != nil {
+			return err
+		}
+	}
+	return l.tb.Flush()
+}
+
+// artifact records a file a run wrote at a step in TensorBoard: a PNG as an image, text as
+// text, under tag.
+func (l *metricsLog) artifact(tag string, step int, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	switch filepath.Ext(path) {
+	case ".png":
+		cfg, err := png.DecodeConfig(bytes.NewReader(b))
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		channels := 4
+		switch cfg.ColorModel {
+		case color.GrayModel, color.Gray16Model:
+			channels = 1
+		case color.RGBAModel, color.NRGBAModel:
+			channels = 4
+		}
+		err = l.tb.Image(tag, step, b, cfg.Height, cfg.Width, channels)
+	case ".txt":
+		err = l.tb.Text(tag, step, string(b))
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return l.tb.Flush()
 }
 
 // num formats a float for JSON; NaN and Inf, which JSON lacks, become null.
@@ -108,4 +172,10 @@ func num(v float64) string {
 	return strconv.FormatFloat(v, 'g', 7, 64)
 }
 
-func (l *metricsLog) Close() error { return l.f.Close() }
+func (l *metricsLog) Close() error {
+	err := l.f.Close()
+	if terr := l.tb.Close(); err == nil {
+		err = terr
+	}
+	return err
+}

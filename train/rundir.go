@@ -3,7 +3,6 @@ package train
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,7 +137,7 @@ func setAside(dir string) (bool, error) {
 }
 
 // runRecord is what --fresh sets aside: everything a resume reads.
-var runRecord = []string{LatestFile, BestFile, MetricsFile, ConfigFile}
+var runRecord = []string{LatestFile, BestFile, MetricsFile, ConfigFile, TensorBoardDir}
 
 // restoreAside moves what --fresh set aside back, when the run has no checkpoint of its
 // own (the fresh run stopped before saving): a plain resume then continues the old run.
@@ -148,8 +147,15 @@ func restoreAside(dir string) (bool, error) {
 		return false, nil
 	}
 	for _, name := range runRecord {
-		err := os.Rename(filepath.Join(prev, name), filepath.Join(dir, name))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Lstat(filepath.Join(prev, name)); err != nil {
+			continue
+		}
+		// What the fresh run logged before it failed (a TensorBoard folder, which a rename
+		// cannot replace) goes; the run it replaced comes back.
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return false, err
+		}
+		if err := os.Rename(filepath.Join(prev, name), filepath.Join(dir, name)); err != nil {
 			return false, err
 		}
 	}

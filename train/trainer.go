@@ -25,6 +25,8 @@ const (
 	BestFile    = "best.safetensors"
 	ConfigFile  = "config.yaml"
 	MetricsFile = "metrics.jsonl"
+	// TensorBoardDir holds the run's TensorBoard event files: tensorboard --logdir RUN/tb.
+	TensorBoardDir = "tb"
 )
 
 // emaUpdatesKey records in a checkpoint's metadata how many updates the averaged weights
@@ -54,8 +56,9 @@ type Options struct {
 	Fresh    bool // ignore (and delete) the run directory's checkpoints
 
 	// OnEpoch, when set, runs after each completed epoch has been evaluated and saved,
-	// with the number of epochs done: the place for per-epoch figures.
-	OnEpoch func(epochs int) error
+	// with the number of epochs done: the place for per-epoch figures. The files it
+	// returns (a sample grid, a text sample) go into the TensorBoard log too.
+	OnEpoch func(epochs int) ([]string, error)
 
 	Out   io.Writer // progress and messages
 	Bar   bool      // draw a live progress bar
@@ -141,7 +144,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	var err error
-	if t.log, err = openMetrics(filepath.Join(o.RunDir, MetricsFile), t.step, o.Fresh); err != nil {
+	if t.log, err = openMetrics(o.RunDir, t.step, o.Fresh); err != nil {
 		return nil, fmt.Errorf("metrics log: %w", err)
 	}
 	defer t.log.Close()
@@ -450,8 +453,18 @@ func (t *trainer) evaluateAndSave(ctx context.Context) error {
 	t.prog.evaluated(t.step, t.sinceEval.mean(), ev, t.wall)
 	t.sinceEval = window{}
 	if t.o.OnEpoch != nil && t.step%t.spe == 0 {
-		if err := t.withAverage(func() error { return t.o.OnEpoch(t.step / t.spe) }); err != nil {
+		var files []string
+		err := t.withAverage(func() (err error) {
+			files, err = t.o.OnEpoch(t.step / t.spe)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("after epoch %d: %w", t.step/t.spe, err)
+		}
+		for _, f := range files {
+			if err := t.log.artifact("samples", t.step, f); err != nil {
+				return fmt.Errorf("after epoch %d: TensorBoard log: %w", t.step/t.spe, err)
+			}
 		}
 	}
 	return nil

@@ -103,15 +103,16 @@ func defaultPrompt(tok datasets.Tokenizer) string {
 
 // epochText writes RUN/samples/epoch_NNN.txt: text generated from the default prompt with
 // fixed randomness, so the files show one sample improving.
-func epochText(gen models.TextGenerator, dir string, epoch int, seed uint64) error {
+func epochText(gen models.TextGenerator, dir string, epoch int, seed uint64) ([]string, error) {
 	var sb strings.Builder
 	if err := generateText(&sb, gen, defaultPrompt(gen.Tokenizer()), 500, models.SampleOptions{Temperature: 0.8}, rng.Stream(seed, gridNoiseStream)); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "samples"), 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	return checkpoints.WriteAtomic(filepath.Join(dir, "samples", fmt.Sprintf("epoch_%03d.txt", epoch)), func(w io.Writer) error {
+	path := filepath.Join(dir, "samples", fmt.Sprintf("epoch_%03d.txt", epoch))
+	return []string{path}, checkpoints.WriteAtomic(path, func(w io.Writer) error {
 		_, err := io.WriteString(w, sb.String())
 		return err
 	})

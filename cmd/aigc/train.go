@@ -100,9 +100,9 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	}
 	switch s := m.(type) {
 	case models.ImageSampler:
-		opts.OnEpoch = func(epoch int) error { return epochGrid(s, dir, epoch, o.Seed, env) }
+		opts.OnEpoch = func(epoch int) ([]string, error) { return epochGrid(s, dir, epoch, o.Seed, env) }
 	case models.TextGenerator:
-		opts.OnEpoch = func(epoch int) error { return epochText(s, dir, epoch, o.Seed) }
+		opts.OnEpoch = func(epoch int) ([]string, error) { return epochText(s, dir, epoch, o.Seed) }
 	}
 	res, err := train.Run(ctx, opts)
 	if errors.Is(err, train.ErrInterrupted) {
@@ -175,13 +175,14 @@ func (o *trainOptions) resumeCommand() string {
 const gridNoiseStream = 1 << 41
 
 // epochGrid writes RUN/samples/epoch_NNN.png: 64 samples from the fixed noise.
-func epochGrid(s models.ImageSampler, dir string, epoch int, seed uint64, env models.Env) error {
+func epochGrid(s models.ImageSampler, dir string, epoch int, seed uint64, env models.Env) ([]string, error) {
 	images, err := s.SampleImages(64, rng.Stream(seed, gridNoiseStream))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "samples"), 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	return writeImages(filepath.Join(dir, "samples", fmt.Sprintf("epoch_%03d.png", epoch)), "png", images, 64, env)
+	path := filepath.Join(dir, "samples", fmt.Sprintf("epoch_%03d.png", epoch))
+	return []string{path}, writeImages(path, "png", images, 64, env)
 }
