@@ -179,3 +179,90 @@ func (l *metricsLog) Close() error {
 	}
 	return err
 }
+
+// Line is one line of metrics.jsonl, its values in the order written: first the run's
+// own (epoch, wall_s, lr, samples_per_s or tokens_per_s), then the model's metrics, of
+// which the first is the loss it minimises (or, for a GAN's evaluation, the FID).
+type Line struct {
+	Kind   string // "train" or "eval"
+	Step   int
+	Values models.Metrics
+}
+
+// runValues are the values of a line that are the run's rather than the model's.
+var runValues = map[string]bool{"epoch": true, "wall_s": true, "lr": true, "samples_per_s": true, "tokens_per_s": true}
+
+// Model returns the model's metrics of the line, the loss first.
+func (l Line) Model() models.Metrics {
+	var out models.Metrics
+	for _, v := range l.Values {
+		if !runValues[v.Name] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ReadMetrics reads a run's metrics.jsonl. A null (a non-finite value) reads as NaN.
+func ReadMetrics(path string) ([]Line, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var lines []Line
+	for i, text := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(text)) == 0 {
+			continue
+		}
+		l, err := parseLine(text)
+		if err != nil {
+			return nil, fmt.Errorf("%s: line %d: %w", path, i+1, err)
+		}
+		lines = append(lines, l)
+	}
+	return lines, nil
+}
+
+// parseLine decodes one line token by token, keeping the order of its keys.
+func parseLine(text []byte) (Line, error) {
+	var l Line
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return l, errors.New("not a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return l, err
+		}
+		key, _ := tok.(string)
+		if tok, err = dec.Token(); err != nil {
+			return l, err
+		}
+		switch v := tok.(type) {
+		case string:
+			if key == "kind" {
+				l.Kind = v
+			}
+		case json.Number:
+			f, err := v.Float64()
+			if err != nil {
+				return l, err
+			}
+			if key == "step" {
+				l.Step = int(f)
+			} else {
+				l.Values = append(l.Values, models.Metric{Name: key, Value: f})
+			}
+		case nil:
+			l.Values = append(l.Values, models.Metric{Name: key, Value: math.NaN()})
+		default:
+			return l, fmt.Errorf("%s is not a number", key)
+		}
+	}
+	if l.Kind == "" {
+		return l, errors.New(`no "kind"`)
+	}
+	return l, nil
+}

@@ -117,7 +117,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
 	})
 	root.AddCommand(newTrainCmd(g), newSampleCmd(g), newEvalCmd(g), newBenchCmd(g),
-		newExportCmd(g), newModelsCmd(g), newDevicesCmd(g), newVersionCmd(g), newDataCmd(g))
+		newExportCmd(g), newPlotCmd(g), newModelsCmd(g), newDevicesCmd(g), newVersionCmd(g), newDataCmd(g))
 	return root
 }
 
