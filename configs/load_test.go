@@ -194,3 +194,22 @@ func TestLRScale(t *testing.T) {
 		t.Error("no schedule must mean a constant rate")
 	}
 }
+
+// Every key of every default config is documented with its default, and a key the
+// family's config type does not have is impossible (Load would refuse it).
+func TestDocumented(t *testing.T) {
+	docs, err := Documented("vae")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]KeyDoc{}
+	for _, d := range docs {
+		byKey[d.Key] = d
+	}
+	if d := byKey["hidden"]; d.Default != "400" || !strings.Contains(d.Comment, "hidden layer") {
+		t.Fatalf("hidden: %+v", d)
+	}
+	if d := byKey["grad_accum_steps"]; d.Default != "1" || d.Comment == "" {
+		t.Fatalf("grad_accum_steps: %+v", d)
+	}
+}

@@ -157,3 +157,36 @@ func lastEval(t *testing.T, dir string) map[string]float64 {
 	}
 	return out
 }
+
+// Completion names models, config keys with their defaults, run directories and devices.
+func TestCompletion(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "runs", "vae"), 0o755)
+	os.WriteFile(filepath.Join(dir, "runs", "vae", "config.yaml"), []byte("hidden: 8\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "runs", "notarun"), 0o755)
+	t.Chdir(dir)
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"train", "v"}, []string{"vae\tvariational autoencoder"}},
+		{[]string{"sample", ""}, []string{"gpt\t", "lstm\t", "transformer\t"}},
+		{[]string{"train", "vae", "--set", "lat"}, []string{"latent=\tdefault 20: dimensions of the latent code z"}},
+		{[]string{"train", "gpt", "--set", "max_iters="}, []string{"max_iters=2000"}},
+		{[]string{"eval", "vae", "--run", ""}, []string{"runs/vae\n"}},
+		{[]string{"plot", ""}, []string{"runs/vae\n"}},
+		{[]string{"train", "vae", "--data", "f"}, []string{"fashion-mnist\taigc data download fashion-mnist"}},
+		{[]string{"train", "vae", "--device", ""}, []string{"cuda:0\t"}},
+	} {
+		r := aigc(t, append([]string{"__complete"}, c.args...)...)
+		mustSucceed(t, r)
+		for _, w := range c.want {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("completing %q: no %q in\n%s", c.args, w, r.stdout)
+			}
+		}
+		if strings.Contains(r.stdout, "notarun") {
+			t.Errorf("completing %q offered a folder that is no run", c.args)
+		}
+	}
+}

@@ -118,6 +118,16 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 	})
 	root.AddCommand(newTrainCmd(g), newSampleCmd(g), newEvalCmd(g), newBenchCmd(g),
 		newExportCmd(g), newPlotCmd(g), newModelsCmd(g), newDevicesCmd(g), newVersionCmd(g), newDataCmd(g))
+	root.RegisterFlagCompletionFunc("device", completeDevice)
+	for _, c := range root.Commands() {
+		completions(c)
+		switch c.Name() {
+		case "train", "sample", "eval", "bench", "export", "models":
+			c.ValidArgsFunction = completeModel
+		case "plot":
+			c.ValidArgsFunction = completeRun
+		}
+	}
 	return root
 }
 
