@@ -334,6 +334,35 @@ func TestDataDownload(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "fashion-mnist") {
 		t.Fatalf("unknown set: exit %d %q", r.code, r.stderr)
 	}
+
+	// Offline (nothing listens at the mirror): one line, the URL once, what to do, and no
+	// empty folder left to make later commands say the set is damaged.
+	srv.Close()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	r = aigc(t, "data", "download", "kmnist", "--cache", filepath.Join(cache, "aigc"), "--mirror", srv.URL+"/")
+	url := srv.URL + "/train-images-idx3-ubyte.gz"
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || strings.Count(r.stderr, url) != 1 ||
+		!strings.HasPrefix(r.stderr, "aigc: kmnist: cannot download "+url) || !strings.Contains(r.stderr, "is this machine offline?") {
+		t.Fatalf("offline: exit %d %q", r.code, r.stderr)
+	}
+	r = aigc(t, append([]string{"train", "vae", "--data", "kmnist", "--run", t.TempDir()}, tiny[2:]...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "kmnist: data set not downloaded; run `aigc data download kmnist` first") {
+		t.Fatalf("after a failed download: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// The scripts the README runs directly can be run directly.
+func TestScriptsAreExecutable(t *testing.T) {
+	for _, s := range []string{"../../scripts/torch/load_checkpoint.py", "../../scripts/gpu-check.sh"} {
+		info, err := os.Stat(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(s)
+		if info.Mode()&0o111 == 0 || !strings.HasPrefix(string(b), "#!") {
+			t.Errorf("%s: mode %v, first line %q", s, info.Mode(), strings.SplitN(string(b), "\n", 2)[0])
+		}
+	}
 }
 
 // export writes the weights without the optimiser's moments; sample reads the result.
