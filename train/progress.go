@@ -53,12 +53,13 @@ func (p *progress) begin(step, total int) {
 	}
 }
 
-// where is "epoch 2/10  step 600/4690", or "iter 250/2000".
+// where is "epoch 2/10  step 600/4690" (the epoch step 600 belongs to: the last step of
+// epoch 1 is in epoch 1), or "iter 250/2000".
 func (p *progress) where(step int) string {
 	if p.iterative {
 		return fmt.Sprintf("iter %d/%d", step, p.total)
 	}
-	return fmt.Sprintf("epoch %d/%d  step %d/%d", min(step/p.spe+1, p.epochs), p.epochs, step, p.total)
+	return fmt.Sprintf("epoch %d/%d  step %d/%d", min(max(step-1, 0)/p.spe+1, p.epochs), p.epochs, step, p.total)
 }
 
 // eta is the time the session's remaining steps will take at its pace so far.

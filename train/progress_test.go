@@ -48,7 +48,10 @@ func TestProgressIterations(t *testing.T) {
 	}
 	p = &progress{epochs: 10, spe: 469}
 	p.begin(100, 4690)
-	if got := p.where(938); got != "epoch 3/10  step 938/4690" {
+	if got := p.where(938); got != "epoch 2/10  step 938/4690" { // the last step of epoch 2
+		t.Fatal(got)
+	}
+	if got := p.where(939); got != "epoch 3/10  step 939/4690" {
 		t.Fatal(got)
 	}
 	if got := p.where(4690); got != "epoch 10/10  step 4690/4690" {
