@@ -30,6 +30,9 @@ type ImageStreamOptions struct {
 	Lo, Hi float32
 	// Prefetch is how many batches are prepared ahead of the consumer; 0 means 2.
 	Prefetch int
+	// Shard, in a data-parallel run, makes each batch this process's part of a global
+	// batch of Ranks × BatchSize images.
+	Shard Shard
 }
 
 // ImageStream streams minibatches of images. Every batch has BatchSize rows, so models
@@ -67,8 +70,13 @@ func NewImageStream(im *Images, opts ImageStreamOptions) (*ImageStream, error) {
 	if opts.BatchSize <= 0 {
 		return nil, fmt.Errorf("%s: batch size must be positive, got %d", im.Source, opts.BatchSize)
 	}
-	if (opts.DropLast || opts.Shuffle) && opts.BatchSize > im.N {
+	global := opts.BatchSize * opts.Shard.ranks()
+	if (opts.DropLast || opts.Shuffle) && global > im.N {
 		// Training on it would pad every batch with rows that count for nothing.
+		if opts.Shard.ranks() > 1 {
+			return nil, fmt.Errorf("%s: a global batch of %d (batch_size=%d on each of %d processes) is larger than its %d training images",
+				im.Source, global, opts.BatchSize, opts.Shard.ranks(), im.N)
+		}
 		return nil, fmt.Errorf("%s: batch_size=%d is larger than its %d training images: set batch_size to %d or less",
 			im.Source, opts.BatchSize, im.N, im.N)
 	}
@@ -87,9 +95,9 @@ func NewImageStream(im *Images, opts ImageStreamOptions) (*ImageStream, error) {
 
 	s := &ImageStream{im: im, opts: opts, features: im.H * im.W}
 	if opts.DropLast {
-		s.batches = im.N / opts.BatchSize
+		s.batches = im.N / global
 	} else {
-		s.batches = (im.N + opts.BatchSize - 1) / opts.BatchSize
+		s.batches = (im.N + global - 1) / global
 	}
 	lo, hi := float64(opts.Lo), float64(opts.Hi)
 	for p := range s.scale {
@@ -137,8 +145,8 @@ func (s *ImageStream) Epoch(ctx context.Context, epoch, start int) <-chan *Batch
 func (s *ImageStream) fill(b *Batch, epoch, index int, order []int) {
 	b.Epoch, b.Index = epoch, index
 	rows, f := b.Rows, s.features
-	first := index * rows
-	b.Valid = min(rows, s.im.N-first)
+	first := s.opts.Shard.first(index, rows)
+	b.Valid = max(0, min(rows, s.im.N-first)) // a rank's part of the last batch may be empty
 	for r := range b.Valid {
 		k := first + r
 		if order != nil {

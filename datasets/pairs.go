@@ -252,7 +252,7 @@ func PairBatches(src, tgt [][]int32, rows, s, t int, shuffle bool, seed uint64, 
 	var out []*PairBatch
 	for i := 0; i*rows < len(src); i++ {
 		b := newPairBatch(rows, s, t)
-		fillPairs(b, src, tgt, order, i)
+		fillPairs(b, src, tgt, order, i*rows)
 		out = append(out, b)
 	}
 	return out, nil
@@ -290,7 +290,7 @@ func newPairBatch(rows, s, t int) *PairBatch {
 
 // fillPairs writes batch index of an epoch's order into b, clearing what a previous use of
 // its buffers left. The pairs' lengths must have been checked.
-func fillPairs(b *PairBatch, src, tgt [][]int32, order []int, index int) {
+func fillPairs(b *PairBatch, src, tgt [][]int32, order []int, first int) {
 	s, t := b.S, b.T
 	clear(b.Source)
 	clear(b.SourceMask)
@@ -298,8 +298,8 @@ func fillPairs(b *PairBatch, src, tgt [][]int32, order []int, index int) {
 	clear(b.DecOut)
 	clear(b.TargetMask)
 	b.Valid = 0
-	for r := 0; r < b.Rows && index*b.Rows+r < len(src); r++ {
-		k := order[index*b.Rows+r]
+	for r := 0; r < b.Rows && first+r < len(src); r++ {
+		k := order[first+r]
 		for j, id := range src[k] {
 			b.Source[r*s+j], b.SourceMask[r*s+j] = id, 1
 		}
@@ -325,18 +325,24 @@ type PairStream struct {
 	shuffle  bool
 	seed     uint64
 	batches  int
+	shard    Shard
 	pool     *batchPool
 }
 
 var _ Stream = (*PairStream)(nil)
 
 // NewPairStream checks every pair against the model's lengths (at most s source tokens and
-// t−1 target tokens) and returns the stream.
-func NewPairStream(src, tgt [][]int32, rows, s, t int, shuffle bool, seed uint64) (*PairStream, error) {
+// t−1 target tokens) and returns the stream; in a data-parallel run, shard makes each
+// batch this process's part of a global batch.
+func NewPairStream(src, tgt [][]int32, rows, s, t int, shuffle bool, seed uint64, shard Shard) (*PairStream, error) {
 	if rows <= 0 || len(src) == 0 || len(src) != len(tgt) {
 		return nil, fmt.Errorf("pair stream: %d sources, %d targets, batch %d", len(src), len(tgt), rows)
 	}
-	if shuffle && rows > len(src) {
+	global := rows * shard.ranks()
+	if shuffle && global > len(src) {
+		if shard.ranks() > 1 {
+			return nil, fmt.Errorf("a global batch of %d (batch_size=%d on each of %d processes) is larger than the %d training pairs", global, rows, shard.ranks(), len(src))
+		}
 		return nil, fmt.Errorf("batch_size=%d is larger than the %d training pairs: set batch_size to %d or less", rows, len(src), len(src))
 	}
 	if err := checkPairLengths(src, tgt, s, t); err != nil {
@@ -345,8 +351,8 @@ func NewPairStream(src, tgt [][]int32, rows, s, t int, shuffle bool, seed uint64
 	const prefetch = 2
 	pool := newBatchPool(rows, 0, false, prefetch)
 	pool.pairS, pool.pairT = s, t
-	return &PairStream{src: src, tgt: tgt, shuffle: shuffle, seed: seed,
-		batches: (len(src) + rows - 1) / rows, pool: pool}, nil
+	return &PairStream{src: src, tgt: tgt, shuffle: shuffle, seed: seed, shard: shard,
+		batches: (len(src) + global - 1) / global, pool: pool}, nil
 }
 
 func (p *PairStream) BatchSize() int       { return p.pool.rows }
@@ -360,7 +366,7 @@ func (p *PairStream) Epoch(ctx context.Context, epoch, start int) <-chan *Batch 
 		order := pairOrder(len(p.src), p.shuffle, p.seed, epoch)
 		produce(ctx, p.pool, ch, start, p.batches, func(b *Batch, i int) {
 			b.Epoch, b.Index = epoch, i
-			fillPairs(b.Pairs, p.src, p.tgt, order, i)
+			fillPairs(b.Pairs, p.src, p.tgt, order, p.shard.first(i, p.pool.rows))
 			b.Valid = b.Pairs.Valid
 		})
 	}()

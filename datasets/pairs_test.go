@@ -126,7 +126,7 @@ func TestPairStream(t *testing.T) {
 		d, _ := v.Encode(p.Target)
 		src, tgt = append(src, s), append(tgt, d)
 	}
-	ps, err := NewPairStream(src, tgt, 8, 6, 7, true, 5)
+	ps, err := NewPairStream(src, tgt, 8, 6, 7, true, 5, Shard{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestPairStream(t *testing.T) {
 	if reflect.DeepEqual(all(2, 0), e1) {
 		t.Fatal("two epochs in the same order")
 	}
-	if _, err := NewPairStream(src, tgt, 8, 4, 7, true, 5); err == nil {
+	if _, err := NewPairStream(src, tgt, 8, 4, 7, true, 5, Shard{}); err == nil {
 		t.Fatal("sources longer than the model's accepted")
 	}
 }

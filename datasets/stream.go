@@ -55,6 +55,21 @@ func (b *Batch) Release() {
 	}
 }
 
+// Shard is one process's part of every batch in a data-parallel run of Ranks processes:
+// the run's global batch is Ranks of the stream's batches, in the order one process with
+// the global batch would see its rows, and rank Rank gets the Rank-th. The zero Shard is
+// the whole batch (one process).
+type Shard struct{ Rank, Ranks int }
+
+// ranks is how many processes share each global batch.
+func (s Shard) ranks() int { return s.Size() }
+
+// Size is how many processes share each global batch (1 for the zero Shard).
+func (s Shard) Size() int { return max(1, s.Ranks) }
+
+// first is the row of a global batch of rows·ranks where this rank's part begins.
+func (s Shard) first(index, rows int) int { return index*rows*s.ranks() + s.Rank*rows }
+
 // Stream produces the minibatches of a data set, epoch by epoch.
 type Stream interface {
 	BatchSize() int
@@ -150,17 +165,13 @@ func produce(ctx context.Context, pool *batchPool, ch chan<- *Batch, start, batc
 }
 
 // Steps groups the batches of an epoch k at a time, the micro-batches of one optimiser
-// step (gradient accumulation; k = 1 is a batch a step). The slice is reused from step to
-// step; the consumer releases each batch. A last group of fewer than k batches is
-// released and dropped, as a step needs all of its micro-batches.
+// step (gradient accumulation; k = 1 is a batch a step). The last group of an epoch whose
+// batches k does not divide is smaller, as the last batch of one large batch's epoch is
+// (StepsPerEpoch). The slice is reused from step to step; the consumer releases each
+// batch.
 func Steps(batches <-chan *Batch, k int) iter.Seq[[]*Batch] {
 	return func(yield func([]*Batch) bool) {
 		group := make([]*Batch, 0, k)
-		defer func() {
-			for _, b := range group {
-				b.Release()
-			}
-		}()
 		for b := range batches {
 			group = append(group, b)
 			if len(group) < k {
@@ -172,5 +183,11 @@ func Steps(batches <-chan *Batch, k int) iter.Seq[[]*Batch] {
 				return
 			}
 		}
+		if len(group) > 0 {
+			yield(group)
+		}
 	}
 }
+
+// StepsPerEpoch is the optimiser steps of an epoch of s at k batches a step.
+func StepsPerEpoch(s Stream, k int) int { return (s.BatchesPerEpoch() + k - 1) / k }

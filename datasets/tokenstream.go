@@ -40,6 +40,9 @@ type TokenStreamOptions struct {
 	// CharsPerToken is how many characters the tokens stand for on average (1 for the
 	// char tokeniser), for reporting bits per character; 0 means 1.
 	CharsPerToken float64
+	// Shard, in a data-parallel run, makes each batch of RandomWindows this process's part
+	// of a global batch of Shard.Ranks × BatchSize windows.
+	Shard Shard
 }
 
 // TokenStream streams batches of token windows: Batch.Tokens and Batch.Weights.
@@ -75,11 +78,14 @@ func NewTokenStream(ids []int32, source string, opts TokenStreamOptions) (*Token
 		return nil, fmt.Errorf("%s: %d tokens are too few for one window of %d (block size + 1)", source, len(ids), t+1)
 	}
 	s := &TokenStream{ids: ids, source: source, opts: opts}
+	if opts.Shard.ranks() > 1 && opts.Order != RandomWindows {
+		return nil, fmt.Errorf("%s: data-parallel training shards random windows only (set carry_state false)", source)
+	}
 	switch opts.Order {
 	case RandomWindows:
 		s.batches = opts.BatchesPerEpoch
 		if s.batches == 0 {
-			s.batches = max(1, len(ids)/(b*t))
+			s.batches = max(1, len(ids)/(b*opts.Shard.ranks()*t))
 		}
 	case ContiguousRows:
 		// The shift below Window and the extra target token must fit in every stripe.
@@ -123,9 +129,10 @@ func (s *TokenStream) Epoch(ctx context.Context, epoch, start int) <-chan *Batch
 		r := rng.Stream(s.opts.Seed, windowStream+uint64(epoch))
 		b, t := s.opts.BatchSize, s.opts.Window
 		shift := 0
+		ranks := s.opts.Shard.ranks()
 		switch s.opts.Order {
 		case RandomWindows:
-			for range start * b { // the offsets the skipped batches would have used
+			for range start * b * ranks { // the offsets the skipped batches would have used
 				r.IntN(len(s.ids) - t)
 			}
 		case ContiguousRows:
@@ -136,8 +143,12 @@ func (s *TokenStream) Epoch(ctx context.Context, epoch, start int) <-chan *Batch
 			switch s.opts.Order {
 			case RandomWindows:
 				batch.Valid = b
-				for row := range b {
-					s.copyWindow(batch, row, r.IntN(len(s.ids)-t))
+				for part := range ranks { // every rank draws the global batch's offsets
+					for row := range b {
+						if off := r.IntN(len(s.ids) - t); part == s.opts.Shard.Rank {
+							s.copyWindow(batch, row, off)
+						}
+					}
 				}
 			case ContiguousRows:
 				batch.Valid = b

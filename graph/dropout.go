@@ -43,10 +43,12 @@ func (d *Dropout) Forward(x *G.Node, training bool) *G.Node {
 	return must(G.ApplyOp(dropoutOp{p: d.P, seed: seed, id: dropoutIDs.Add(1)}, x))
 }
 
-// Fill draws this run's seed for every application of d in g.
+// Fill draws this run's seed for every application of d in g. The ranks of a
+// data-parallel run (rng.RNG.Shard) draw the same seed and mix their rank into it, so the
+// masks of their rows differ as those of one process's rows do.
 func (d *Dropout) Fill(g *G.ExprGraph, r *rng.RNG) {
 	for _, s := range d.seeds[g] {
-		*s = r.Uint64()
+		*s = r.Uint64() ^ uint64(r.Rank())*0x9e3779b97f4a7c15
 	}
 }
 

@@ -91,7 +91,7 @@ func pairStream(test bool) func(*testing.T, configs.Config) datasets.Stream {
 			d, _ := vocab.Encode(p.Target)
 			src, tgt = append(src, s), append(tgt, d)
 		}
-		s, err := datasets.NewPairStream(src, tgt, cfg.TrainConfig().BatchSize, 4, 5, false, 1)
+		s, err := datasets.NewPairStream(src, tgt, cfg.TrainConfig().BatchSize, 4, 5, false, 1, datasets.Shard{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -241,7 +241,7 @@ func shiftImages(dst, x []float32, n int, env Env, maxShift int, r *rng.RNG) []f
 // Evaluate implements Model: the mean cross-entropy and the accuracy on held-out images.
 func (m *Classifier) Evaluate(ctx context.Context, s datasets.Stream, seed uint64) (Metrics, error) {
 	e := &m.eval
-	return meanOverBatches(ctx, s, seed, func(b *datasets.Batch, _ *rng.RNG) (Metrics, error) {
+	return meanOverBatches(ctx, s, seed, m.cfg.GradAccumSteps, []string{"loss", "accuracy"}, func(b *datasets.Batch, _ *rng.RNG) ([]float64, error) {
 		if err := e.feed(b.X, b); err != nil {
 			return nil, err
 		}
@@ -253,7 +253,7 @@ func (m *Classifier) Evaluate(ctx context.Context, s datasets.Stream, seed uint6
 			loss += float64(v)
 		}
 		correct := countCorrect(e.prog.Floats(1), b.Labels[:b.Valid], m.cfg.Classes)
-		return Metrics{{"loss", loss}, {"accuracy", float64(correct)}}, nil
+		return []float64{loss, float64(correct)}, nil
 	})
 }
 

@@ -303,28 +303,30 @@ func (m *recurrentLM) Evaluate(ctx context.Context, s datasets.Stream, seed uint
 // evaluateTokens sums the per-token losses that score returns for each batch of an epoch
 // of s (weighted: zero for padding) and reports their mean per target with lmMetrics.
 func evaluateTokens(ctx context.Context, s datasets.Stream, score func(*datasets.Batch) (int, []float32, error)) (Metrics, error) {
-	var sum float64
-	var n int
+	totals := make([]float64, 2)           // the losses' sum, and the targets
 	ctx, cancel := context.WithCancel(ctx) // stops the stream's producer on an early return
 	defer cancel()
-	for b := range s.Epoch(ctx, 0, 0) {
+	for b := range ownBatches(ctx, s) {
 		k, losses, err := score(b)
 		for _, v := range losses {
-			sum += float64(v)
+			totals[0] += float64(v)
 		}
 		b.Release()
 		if err != nil {
 			return nil, err
 		}
-		n += k
+		totals[1] += float64(k)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if n == 0 {
+	if err := addRanks(totals); err != nil {
+		return nil, err
+	}
+	if totals[1] == 0 {
 		return nil, fmt.Errorf("evaluation: no targets")
 	}
-	return lmMetrics(sum/float64(n), s), nil
+	return lmMetrics(totals[0]/totals[1], s), nil
 }
 
 // lmMetrics reports a mean loss in nats per token with its perplexity and bits per

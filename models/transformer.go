@@ -560,7 +560,7 @@ func (m *Transformer) Evaluate(ctx context.Context, s datasets.Stream, seed uint
 	}
 	ctx, cancel := context.WithCancel(ctx) // stops the stream's producer on an early return
 	defer cancel()
-	for b := range s.Epoch(ctx, 0, 0) {
+	for b := range ownBatches(ctx, s) {
 		tokens += m.eval.feed(b.Pairs, false)
 		srcs, wants := pairsOf(b.Pairs) // copies: the batch's buffers go back to the stream
 		b.Release()
@@ -593,11 +593,14 @@ func (m *Transformer) Evaluate(ctx context.Context, s datasets.Stream, seed uint
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if pairs == 0 {
+	t := []float64{lossSum, float64(tokens), float64(exact), float64(pairs), float64(right), float64(positions)}
+	if err := addRanks(t); err != nil {
+		return nil, err
+	}
+	if t[3] == 0 {
 		return nil, fmt.Errorf("evaluation: no pairs")
 	}
-	return Metrics{{"loss", lossSum / float64(tokens)}, {"exact", float64(exact) / float64(pairs)},
-		{"token_acc", float64(right) / float64(positions)}}, nil
+	return Metrics{{"loss", t[0] / t[1]}, {"exact", t[2] / t[3]}, {"token_acc", t[4] / t[5]}}, nil
 }
 
 // pairsOf returns the valid rows' sources and targets (without padding and <eos>).

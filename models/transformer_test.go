@@ -40,7 +40,7 @@ func TestTransformerLearnsToReverse(t *testing.T) {
 		return
 	}
 	src, tgt := encode(set.Train)
-	train, _ := datasets.NewPairStream(src, tgt, 32, 5, 6, true, 1)
+	train, _ := datasets.NewPairStream(src, tgt, 32, 5, 6, true, 1, datasets.Shard{})
 	r := rng.New(2)
 	step := 0
 	for epoch := range 8 {
@@ -53,7 +53,7 @@ func TestTransformerLearnsToReverse(t *testing.T) {
 		}
 	}
 	tsrc, ttgt := encode(set.Test)
-	test, _ := datasets.NewPairStream(tsrc, ttgt, 32, 5, 6, false, 1)
+	test, _ := datasets.NewPairStream(tsrc, ttgt, 32, 5, 6, false, 1, datasets.Shard{})
 	ms, err := m.Evaluate(context.Background(), test, 1)
 	if err != nil {
 		t.Fatal(err)

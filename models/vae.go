@@ -166,21 +166,21 @@ func (m *VAE) TrainStep(bs []*datasets.Batch, r *rng.RNG) (Metrics, error) {
 // Evaluate implements Model: the negative ELBO per image with one sample of z, as the
 // PyTorch example reports it, and its two terms.
 func (m *VAE) Evaluate(ctx context.Context, s datasets.Stream, seed uint64) (Metrics, error) {
-	return meanOverBatches(ctx, s, seed, m.evalSums)
+	return meanOverBatches(ctx, s, seed, m.cfg.GradAccumSteps, []string{"loss", "bce", "kl"}, m.evalSums)
 }
 
 // evalSums sums the loss terms over a batch's valid rows.
-func (m *VAE) evalSums(b *datasets.Batch, r *rng.RNG) (Metrics, error) {
+func (m *VAE) evalSums(b *datasets.Batch, r *rng.RNG) ([]float64, error) {
 	if err := m.feed(b, r); err != nil {
 		return nil, err
 	}
 	if err := m.eval.Run(); err != nil {
 		return nil, err
 	}
-	sums := Metrics{{"loss", 0}, {"bce", 0}, {"kl", 0}}
+	sums := make([]float64, 3)
 	for i := range sums {
 		for _, v := range m.eval.Floats(i)[:b.Valid] {
-			sums[i].Value += float64(v)
+			sums[i] += float64(v)
 		}
 	}
 	return sums, nil

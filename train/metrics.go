@@ -112,6 +112,9 @@ func (r record) values() models.Metrics {
 }
 
 func (l *metricsLog) write(r record) error {
+	if l == nil { // a data-parallel rank other than the lead keeps no log
+		return nil
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"kind":%q,"step":%d`, r.Kind, r.Step)
 	for _, v := range r.values() {
@@ -135,6 +138,9 @@ func (l *metricsLog) write(r record) error {
 // artifact records a file a run wrote at a step in TensorBoard: a PNG as an image, text as
 // text, under tag.
 func (l *metricsLog) artifact(tag string, step int, path string) error {
+	if l == nil {
+		return nil
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/aigc-go/aigc/checkpoints"
 	"github.com/aigc-go/aigc/configs"
 	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/dist"
 	"github.com/aigc-go/aigc/graph"
 	"github.com/aigc-go/aigc/internal/rng"
 	"github.com/aigc-go/aigc/models"
@@ -86,6 +87,7 @@ type Result struct {
 
 type trainer struct {
 	o         Options
+	world     dist.Comm // the processes training together (one, unless data-parallel)
 	tc        *configs.Train
 	spe       int // optimiser steps per epoch
 	planned   int // the steps of the whole run, which the learning-rate schedule spans
@@ -108,15 +110,16 @@ type trainer struct {
 // o.Fresh.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	tc := o.Config.TrainConfig()
-	t := &trainer{o: o, tc: tc, spe: o.Train.BatchesPerEpoch() / tc.GradAccumSteps, bestEval: math.Inf(1),
+	world := dist.World()
+	if world.Rank() != 0 { // the lead alone shows progress and writes figures
+		o.Quiet, o.Bar, o.OnEpoch = true, false, nil
+	}
+	t := &trainer{o: o, world: world, tc: tc, spe: datasets.StepsPerEpoch(o.Train, tc.GradAccumSteps), bestEval: math.Inf(1),
 		prog: &progress{out: o.Out, bar: o.Bar && !o.Quiet, quiet: o.Quiet, unit: "samples", every: o.LineEvery, evalEvery: evalLineEvery}}
 	if o.Family != nil && o.Family.Data == models.Text {
 		t.prog.unit = "tokens"
 	}
 	if t.spe == 0 {
-		if tc.GradAccumSteps > 1 {
-			return nil, fmt.Errorf("training set has fewer than grad_accum_steps=%d batches of %d", tc.GradAccumSteps, o.Train.BatchSize())
-		}
 		return nil, fmt.Errorf("training set has fewer examples than one batch of %d", o.Train.BatchSize())
 	}
 	t.planned = tc.Epochs * t.spe
@@ -128,27 +131,37 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, opt := range o.Model.Optimizers() {
 		t.baseLR = append(t.baseLR, opt.LR)
 	}
-	t.ema = Average(o.Model, t.tc)
-	if o.Lock == nil {
+	if o.Lock == nil && t.lead() {
 		lock, err := LockRunDir(o.RunDir, o.Command)
 		if err != nil {
 			return nil, err
 		}
 		defer lock.Unlock()
 	}
-	if n, bytes := removeStaleTemps(o.RunDir); n > 0 {
-		t.say("removed %d temporary files (%d bytes) left in %s by a save that was killed", n, bytes, o.RunDir)
+	if err := t.joinRanks(); err != nil {
+		return nil, err
+	}
+	t.ema = Average(o.Model, t.tc)
+	if t.lead() {
+		if n, bytes := removeStaleTemps(o.RunDir); n > 0 {
+			t.say("removed %d temporary files (%d bytes) left in %s by a save that was killed", n, bytes, o.RunDir)
+		}
 	}
 	t.res.Latest = filepath.Join(o.RunDir, LatestFile)
 	if err := t.prepare(); err != nil {
 		return nil, err
 	}
-	var err error
-	if t.log, err = openMetrics(o.RunDir, t.step, o.Fresh); err != nil {
-		return nil, fmt.Errorf("metrics log: %w", err)
+	if t.parallel() {
+		o.RNG.Shard(world.Rank(), world.Size()) // each rank draws its rows' noise
 	}
-	defer t.log.Close()
-	err = t.loop(ctx)
+	if t.lead() {
+		var err error
+		if t.log, err = openMetrics(o.RunDir, t.step, o.Fresh); err != nil {
+			return nil, fmt.Errorf("metrics log: %w", err)
+		}
+		defer t.log.Close()
+	}
+	err := t.loop(ctx)
 	t.prog.finish()
 	t.res.Step, t.res.Epoch, t.res.Iterative = t.step, t.step/t.spe, t.prog.iterative
 	t.res.Epochs = t.epochFrac()
@@ -158,7 +171,37 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // prepare resumes from the latest checkpoint, or clears the way for a fresh run, and
 // records the effective config.
 func (t *trainer) prepare() error {
-	latest := t.res.Latest
+	if err := t.prepareDir(); err != nil {
+		if t.parallel() { // the others would wait for the lead below forever
+			t.world.Abort(1)
+		}
+		return err
+	}
+	_, err := os.Stat(t.res.Latest)
+	f, err := t.shareCheckpoint(t.res.Latest, t.lead() && err == nil && !t.o.Fresh)
+	if err != nil {
+		return err
+	}
+	if f != nil {
+		if err := t.resume(f); err != nil {
+			return Agreed{err}
+		}
+	}
+	if !t.lead() {
+		return nil
+	}
+	return checkpoints.WriteAtomic(filepath.Join(t.o.RunDir, ConfigFile), func(w io.Writer) error {
+		_, err := w.Write(configYAML(t.o.Family.Name, t.o.Data, t.o.Seed, t.o.Version, t.o.Config))
+		return err
+	})
+}
+
+// prepareDir is the lead's part of prepare: --fresh sets the old run aside, a plain run
+// brings back one an earlier --fresh set aside and never replaced.
+func (t *trainer) prepareDir() error {
+	if !t.lead() {
+		return nil
+	}
 	prev := filepath.Join(t.o.RunDir, PreviousDir)
 	if t.o.Fresh {
 		var err error
@@ -173,22 +216,12 @@ func (t *trainer) prepare() error {
 	} else if restored {
 		t.say("restored the run that --fresh set aside in %s (the fresh run saved nothing)", prev)
 	}
-	if _, err := os.Stat(latest); err == nil && !t.o.Fresh {
-		if err := t.resume(latest); err != nil {
-			return err
-		}
-	}
-	return checkpoints.WriteAtomic(filepath.Join(t.o.RunDir, ConfigFile), func(w io.Writer) error {
-		_, err := w.Write(configYAML(t.o.Family.Name, t.o.Data, t.o.Seed, t.o.Version, t.o.Config))
-		return err
-	})
+	return nil
 }
 
-func (t *trainer) resume(path string) error {
-	f, err := checkpoints.Read(path)
-	if err != nil {
-		return fmt.Errorf("%w%s", err, cannotResume)
-	}
+// resume continues the run from checkpoint f, on every rank.
+func (t *trainer) resume(f *checkpoints.File) error {
+	path := f.Path
 	meta, err := f.DecodeMeta()
 	if err != nil {
 		return err
@@ -197,6 +230,9 @@ func (t *trainer) resume(path string) error {
 		return fmt.Errorf("%w (use another --run directory, or --fresh)", err)
 	}
 	if err := checkSameData(path, meta, t.o.Data); err != nil {
+		return err
+	}
+	if err := t.checkWorld(path, meta); err != nil {
 		return err
 	}
 	if s := meta.Extra[keySeed]; s != strconv.FormatUint(t.o.Seed, 10) {
@@ -306,7 +342,11 @@ func (t *trainer) loop(ctx context.Context) error {
 	}
 	t.prog.begin(t.step, total)
 	for t.step < total {
-		if ctx.Err() != nil { // stopped between epochs
+		stop, _, err := t.agree(ctx.Err() != nil, 0)
+		if err != nil {
+			return err
+		}
+		if stop { // stopped between epochs
 			if err := t.save(LatestFile); err != nil {
 				return err
 			}
@@ -351,6 +391,11 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 		if err != nil {
 			return false, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
+		// Every rank learns whether any was asked to stop, so all stop after this step.
+		stop, rows, err := t.agree(ctx.Err() != nil, rows)
+		if err != nil {
+			return false, err
+		}
 		t.step++
 		if t.ema != nil {
 			t.ema.Update()
@@ -380,7 +425,7 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 		if t.step >= total || t.step%t.spe == 0 {
 			return false, nil
 		}
-		if ctx.Err() != nil {
+		if stop {
 			return true, nil
 		}
 		if t.tc.SaveEvery > 0 && t.step%t.tc.SaveEvery == 0 {
@@ -389,7 +434,7 @@ func (t *trainer) epoch(ctx context.Context, total int) (interrupted bool, err e
 			}
 		}
 	}
-	return ctx.Err() != nil, nil
+	return false, nil // the stream ended the epoch
 }
 
 // scheduleLR sets every optimiser's rate for the coming step from the config's schedule
@@ -416,17 +461,27 @@ func (t *trainer) diverged(what string) error {
 			last = fmt.Sprintf("the last good checkpoint is %s (step %d)", t.res.Latest, meta.Step)
 		}
 	}
-	return fmt.Errorf("%s at step %d (epoch %d): the run diverged and stopped without saving; %s; try a lower lr",
-		what, t.step, (t.step-1)/t.spe+1, last)
+	return Agreed{fmt.Errorf("%s at step %d (epoch %d): the run diverged and stopped without saving; %s; try a lower lr",
+		what, t.step, (t.step-1)/t.spe+1, last)}
 }
 
 // evaluateAndSave evaluates on the held-out split, logs it, and checkpoints: latest
 // always, best when the evaluation loss is the lowest so far.
 func (t *trainer) evaluateAndSave(ctx context.Context) error {
+	if err := t.shareWeights(); err != nil {
+		return err
+	}
+	if t.parallel() {
+		// The ranks evaluate their shares together; one leaving early would leave the
+		// others waiting. A signal stops the run after the evaluation instead.
+		ctx = context.Background()
+	}
 	var ev models.Metrics
 	eval := watched{t.o.Eval, t.prog.evaluating}
 	err := t.withAverage(func() (err error) {
-		ev, err = t.o.Model.Evaluate(ctx, eval, t.o.Seed)
+		if ev, err = t.o.Model.Evaluate(ctx, eval, t.o.Seed); err == nil {
+			err = t.shareMetrics(ev)
+		}
 		return err
 	})
 	if errors.Is(err, context.Canceled) {
@@ -492,11 +547,17 @@ func (t *trainer) checkEval(ev models.Metrics) error {
 	return nil
 }
 
-// save writes the model, its optimisers and the run's state to the named files.
+// save writes the model, its optimisers and the run's state to the named files (the lead
+// alone: every rank holds the same state).
 func (t *trainer) save(names ...string) error {
+	if !t.lead() {
+		return nil
+	}
 	extra := map[string]string{
-		keySeed:  strconv.FormatUint(t.o.Seed, 10),
-		"wall_s": strconv.FormatFloat(t.wall, 'f', 3, 64),
+		keySeed:        strconv.FormatUint(t.o.Seed, 10),
+		"wall_s":       strconv.FormatFloat(t.wall, 'f', 3, 64),
+		keyWorldSize:   strconv.Itoa(t.world.Size()),
+		keyGlobalBatch: strconv.Itoa(t.globalBatch()),
 	}
 	recordData(extra, t.o.Data)
 	if t.firstLoss != 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/dist"
 	"github.com/aigc-go/aigc/graph"
 	"github.com/aigc-go/aigc/graph/cpu"
 	"github.com/aigc-go/aigc/graph/exec"
@@ -67,6 +68,8 @@ type benchReport struct {
 	MsPerStep    float64 `json:"ms_per_step"`
 	StepsPerS    float64 `json:"steps_per_s"`
 	SamplesPerS  float64 `json:"samples_per_s"`
+	Processes    int     `json:"processes"`              // data-parallel ranks (1 alone); batch_size and rates are over all
+	CommShare    float64 `json:"comm_share,omitempty"`   // share of the time in collectives, on rank 0
 	TokensPerS   float64 `json:"tokens_per_s,omitempty"` // language models: samples × block_size
 	FLOPsPerStep int64   `json:"flops_per_step"`
 	GFLOPS       float64 `json:"gflops"`
@@ -83,7 +86,7 @@ func runBench(ctx context.Context, o *benchOptions) error {
 	if err != nil {
 		return err
 	}
-	data, err := loadData(fam, cfg, o.Data, o.Seed)
+	data, err := loadData(fam, cfg, o.Data, o.Seed, o.shard())
 	if err != nil {
 		return err
 	}
@@ -105,21 +108,22 @@ func runBench(ctx context.Context, o *benchOptions) error {
 		return err
 	}
 	exec.Profile(o.Profile)
-	start := time.Now()
+	start, comm := time.Now(), dist.Spent()
 	if err := steps(ctx, m, ema, data.Train, r, o.Steps, k); err != nil {
 		return err
 	}
 	elapsed := time.Since(start).Seconds()
 	kinds := exec.Profile(false)
 
-	bs := cfg.TrainConfig().BatchSize * k // the rows of a step
+	world := dist.World().Size()
+	bs := cfg.TrainConfig().BatchSize * k * world // the rows of a step, over every process
 	rep := benchReport{
 		Model: fam.Name, Device: string(dev), Threads: runtime.GOMAXPROCS(0), BLAS: graph.BLAS(),
-		Backend: graph.BackendName(), BatchSize: bs, Steps: o.Steps,
+		Backend: graph.BackendName(), BatchSize: bs, Steps: o.Steps, Processes: world,
 		MsPerStep:    1000 * elapsed / float64(o.Steps),
 		StepsPerS:    float64(o.Steps) / elapsed,
 		SamplesPerS:  float64(o.Steps*bs) / elapsed,
-		FLOPsPerStep: m.StepFLOPs() * int64(k),
+		FLOPsPerStep: m.StepFLOPs() * int64(k*world),
 		SgemmGFLOPS:  sgemm,
 		SIMD:         cpu.SIMD(),
 		PeakRSS:      peakRSS(),
@@ -128,11 +132,18 @@ func runBench(ctx context.Context, o *benchOptions) error {
 		rep.TokensPerS = rep.SamplesPerS * float64(data.PerRow)
 	}
 	rep.GFLOPS = float64(rep.FLOPsPerStep) * rep.StepsPerS / 1e9
+	if world > 1 {
+		rep.CommShare = (dist.Spent() - comm).Seconds() / elapsed
+	}
 	if o.JSON {
 		return printJSON(o.Out, rep)
 	}
 	fmt.Fprintf(o.Out, "%s: batch %d, %d steps after %d warm-up, %s with %d threads (%s, %s, %s kernels)\n",
 		rep.Model, bs, rep.Steps, o.Warmup, rep.Device, rep.Threads, rep.BLAS, rep.Backend, kernelsName(rep.SIMD))
+	if world > 1 {
+		fmt.Fprintf(o.Out, "  data-parallel over %d processes (batch %d each, %d threads each): %.1f%% of a step in collectives (gradient sums, waiting for the slowest rank)\n",
+			world, bs/world, rep.Threads, 100*rep.CommShare)
+	}
 	rate := fmt.Sprintf("%.0f samples/s", rep.SamplesPerS)
 	if rep.TokensPerS > 0 {
 		rate = fmt.Sprintf("%.0f tokens/s", rep.TokensPerS)

@@ -33,7 +33,7 @@ type result struct {
 func TestMain(m *testing.M) {
 	probeHost = func() gpuHost { return gpuHost{} }
 	if os.Getenv(childEnv) == "1" { // a test's aigc process (TestKilledDuringSaveNextRunStartsClean)
-		os.Exit(execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(process(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }

@@ -51,7 +51,9 @@ type imageData struct {
 
 // loadImages reads --data (a folder, a downloaded set's name, or "" for the embedded
 // MNIST) and makes its training and evaluation streams.
-func loadImages(fam *models.Family, cfg configs.Config, dir string, seed uint64) (*imageData, error) {
+// In a data-parallel run, shard makes each training batch this process's part of a global
+// batch.
+func loadImages(fam *models.Family, cfg configs.Config, dir string, seed uint64, shard datasets.Shard) (*imageData, error) {
 	if fam.Data != models.Images {
 		return nil, fmt.Errorf("model %s reads %s, not images", fam.Name, fam.Data)
 	}
@@ -70,7 +72,7 @@ func loadImages(fam *models.Family, cfg configs.Config, dir string, seed uint64)
 	lo, hi := fam.PixelRange[0], fam.PixelRange[1]
 	d := &imageData{Set: set, Env: models.Env{ImageH: set.Train.H, ImageW: set.Train.W}}
 	if d.Train, err = datasets.NewImageStream(set.Train, datasets.ImageStreamOptions{
-		BatchSize: bs, Shuffle: true, Seed: seed, Lo: lo, Hi: hi}); err != nil {
+		BatchSize: bs, Shuffle: true, Seed: seed, Lo: lo, Hi: hi, Shard: shard}); err != nil {
 		return nil, err
 	}
 	if d.Test, err = datasets.NewImageStream(set.Test, datasets.ImageStreamOptions{
@@ -91,22 +93,22 @@ type trainingData struct {
 
 // loadData reads the data the family trains on: images, a text corpus or sequence pairs,
 // from --data or the embedded defaults.
-func loadData(fam *models.Family, cfg configs.Config, path string, seed uint64) (*trainingData, error) {
+func loadData(fam *models.Family, cfg configs.Config, path string, seed uint64, shard datasets.Shard) (*trainingData, error) {
 	switch fam.Data {
 	case models.Text:
-		d, err := loadText(fam, cfg, path, seed, nil, false)
+		d, err := loadText(fam, cfg, path, seed, nil, false, shard)
 		if err != nil {
 			return nil, err
 		}
 		return &trainingData{d.Env, d.Train, d.Val, d.describe(), d.Train.Window(), d.Corpus.Origin}, nil
 	case models.Pairs:
-		d, err := loadPairs(fam, cfg, path, seed, nil)
+		d, err := loadPairs(fam, cfg, path, seed, nil, shard)
 		if err != nil {
 			return nil, err
 		}
 		return &trainingData{d.Env, d.Train, d.Test, d.describe(), d.Env.SrcLen + d.Env.TgtLen, d.Set.Origin}, nil
 	}
-	d, err := loadImages(fam, cfg, path, seed)
+	d, err := loadImages(fam, cfg, path, seed, shard)
 	if err != nil {
 		return nil, err
 	}

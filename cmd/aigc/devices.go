@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aigc-go/aigc/dist"
 	"github.com/aigc-go/aigc/graph"
 )
 
@@ -47,6 +48,11 @@ func runDevices(o *devicesOptions) error {
 	}}
 	gpus, why := gpuDevices(o.globalOptions)
 	devs = append(devs, gpus...)
+	if c := dist.World(); c.Size() > 1 { // under mpirun: this process's place in the job
+		host, _ := os.Hostname()
+		devs = append(devs, deviceInfo{Device: "mpi", Name: "Open MPI", Usable: true,
+			Details: fmt.Sprintf("rank %d of %d, local rank %d of %d on %s", c.Rank(), c.Size(), c.LocalRank(), c.LocalSize(), host)})
+	}
 	if o.JSON {
 		return printJSON(o.Out, devs)
 	}

@@ -112,7 +112,7 @@ func runEval(ctx context.Context, o *evalOptions) error {
 	case models.Pairs:
 		return evalPairs(ctx, o, l)
 	}
-	data, err := loadImages(l.Family, l.Config, recordedData(o.Data, l), o.Seed)
+	data, err := loadImages(l.Family, l.Config, recordedData(o.Data, l), o.Seed, datasets.Shard{})
 	if err != nil {
 		return recordedDataError(err, o.Data, l)
 	}
@@ -307,7 +307,7 @@ func evalPairs(ctx context.Context, o *evalOptions, l *models.Loaded) error {
 	if s, err := strconv.ParseUint(l.Meta.Extra["seed"], 10, 64); err == nil && o.Data == "" {
 		seed = s
 	}
-	d, err := loadPairs(l.Family, l.Config, recordedData(o.Data, l), seed, &l.Env)
+	d, err := loadPairs(l.Family, l.Config, recordedData(o.Data, l), seed, &l.Env, datasets.Shard{})
 	if err != nil {
 		return recordedDataError(err, o.Data, l)
 	}

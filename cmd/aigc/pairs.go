@@ -18,7 +18,7 @@ type pairData struct {
 
 // loadPairs builds the config's task (or reads --data, a TSV file) and encodes it with env's
 // vocabulary and lengths when given (a checkpoint's), else with ones made from the data.
-func loadPairs(fam *models.Family, cfg configs.Config, path string, seed uint64, env *models.Env) (*pairData, error) {
+func loadPairs(fam *models.Family, cfg configs.Config, path string, seed uint64, env *models.Env, shard datasets.Shard) (*pairData, error) {
 	tc, ok := cfg.(*models.TransformerConfig)
 	if fam.Data != models.Pairs || !ok {
 		return nil, fmt.Errorf("model %s reads %s, not sequence pairs", fam.Name, fam.Data)
@@ -65,13 +65,13 @@ func loadPairs(fam *models.Family, cfg configs.Config, path string, seed uint64,
 		return nil, err
 	}
 	bs := cfg.TrainConfig().BatchSize
-	if d.Train, err = datasets.NewPairStream(src, tgt, bs, d.Env.SrcLen, d.Env.TgtLen, true, seed); err != nil {
+	if d.Train, err = datasets.NewPairStream(src, tgt, bs, d.Env.SrcLen, d.Env.TgtLen, true, seed, shard); err != nil {
 		return nil, fmt.Errorf("%s: %w", set.Name, err)
 	}
 	if src, tgt, err = encode(set.Test, "test"); err != nil {
 		return nil, err
 	}
-	if d.Test, err = datasets.NewPairStream(src, tgt, bs, d.Env.SrcLen, d.Env.TgtLen, false, seed); err != nil {
+	if d.Test, err = datasets.NewPairStream(src, tgt, bs, d.Env.SrcLen, d.Env.TgtLen, false, seed, datasets.Shard{}); err != nil {
 		return nil, fmt.Errorf("%s: %w", set.Name, err)
 	}
 	return d, nil

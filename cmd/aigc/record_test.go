@@ -11,7 +11,7 @@ import (
 	"github.com/aigc-go/aigc/train"
 )
 
-// copyDir copies the regular files of a folder.
+// copyDir copies the regular files of a folder (not its folders).
 func copyDir(t *testing.T, from, to string) {
 	t.Helper()
 	os.MkdirAll(to, 0o755)
@@ -20,6 +20,9 @@ func copyDir(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(from, e.Name()))
 		if err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/dist"
 	"github.com/aigc-go/aigc/graph"
 	"github.com/aigc-go/aigc/train"
 )
@@ -62,15 +63,26 @@ func execute(ctx context.Context, args []string, out, errOut io.Writer) int {
 	root.SetOut(out)
 	root.SetErr(errOut)
 	err := root.ExecuteContext(ctx)
+	code := exitCode(err)
+	if dist.World().Size() > 1 {
+		return leaveWorld(err, code, errOut)
+	}
+	dist.Stop()
+	if err != nil && code != exitInterrupted {
+		fmt.Fprintf(errOut, "aigc: %v\n", err)
+	}
+	return code
+}
+
+// exitCode is the status an error ends the process with.
+func exitCode(err error) int {
+	var ue usageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, train.ErrInterrupted):
 		return exitInterrupted
-	}
-	fmt.Fprintf(errOut, "aigc: %v\n", err)
-	var ue usageError
-	if errors.As(err, &ue) {
+	case errors.As(err, &ue):
 		return 2
 	}
 	return 1
@@ -97,6 +109,9 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 			}
 			graph.SetThreads(g.Threads)
 			if err := g.handOff(); err != nil {
+				return err
+			}
+			if err := g.joinWorld(cmd); err != nil { // after the hand-off: aigc-cuda joins itself
 				return err
 			}
 			// The device is chosen now, as models compile for it; the note, or the error,

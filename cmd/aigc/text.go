@@ -30,7 +30,7 @@ type textData struct {
 //
 // The validation stream sweeps the whole split, unless the config asks for a number of
 // random validation batches per evaluation (GPT's eval_iters) and fullVal is false.
-func loadText(fam *models.Family, cfg configs.Config, path string, seed uint64, tok datasets.Tokenizer, fullVal bool) (*textData, error) {
+func loadText(fam *models.Family, cfg configs.Config, path string, seed uint64, tok datasets.Tokenizer, fullVal bool, shard datasets.Shard) (*textData, error) {
 	tcfg, ok := cfg.(models.TextConfig)
 	if fam.Data != models.Text || !ok {
 		return nil, fmt.Errorf("model %s reads %s, not text", fam.Name, fam.Data)
@@ -72,13 +72,16 @@ func loadText(fam *models.Family, cfg configs.Config, path string, seed uint64, 
 		perEpoch = c.StepsPerEpoch() * cfg.TrainConfig().GradAccumSteps // a step takes that many batches
 	}
 	if d.Train, err = datasets.NewTokenStream(train, corpus.Source+" (training split)", datasets.TokenStreamOptions{
-		BatchSize: bs, Window: text.BlockSize, Order: order, Seed: seed, BatchesPerEpoch: perEpoch}); err != nil {
+		BatchSize: bs, Window: text.BlockSize, Order: order, Seed: seed, BatchesPerEpoch: perEpoch, Shard: shard}); err != nil {
 		return nil, err
 	}
 	perToken := float64(utf8.RuneCountInString(corpus.Val)) / float64(max(len(val), 1))
 	valOpts := datasets.TokenStreamOptions{BatchSize: bs, Window: text.BlockSize, Order: datasets.Sweep, CharsPerToken: perToken}
 	if c, ok := cfg.(interface{ EvalBatches() int }); ok && c.EvalBatches() > 0 && !fullVal {
-		valOpts.Order, valOpts.BatchesPerEpoch, valOpts.Seed = datasets.RandomWindows, c.EvalBatches(), seed+1
+		// eval_iters batches of the global batch (every rank's and micro-batch's rows),
+		// drawn in the order one process with the global batch draws them.
+		global := shard.Size() * cfg.TrainConfig().GradAccumSteps
+		valOpts.Order, valOpts.BatchesPerEpoch, valOpts.Seed = datasets.RandomWindows, c.EvalBatches()*global, seed+1
 	}
 	if d.Val, err = datasets.NewTokenStream(val, corpus.Source+" (validation split)", valOpts); err != nil {
 		return nil, err
@@ -145,7 +148,7 @@ func generateText(w io.Writer, gen models.TextGenerator, prompt string, n int, o
 
 // evalText scores a language model on the validation split of --data.
 func evalText(ctx context.Context, o *evalOptions, l *models.Loaded) error {
-	d, err := loadText(l.Family, l.Config, recordedData(o.Data, l), o.Seed, l.Env.Tokenizer, true)
+	d, err := loadText(l.Family, l.Config, recordedData(o.Data, l), o.Seed, l.Env.Tokenizer, true, datasets.Shard{})
 	if err != nil {
 		return recordedDataError(err, o.Data, l)
 	}

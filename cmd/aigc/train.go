@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aigc-go/aigc/configs"
+	"github.com/aigc-go/aigc/datasets"
+	"github.com/aigc-go/aigc/dist"
 	"github.com/aigc-go/aigc/internal/rng"
 	"github.com/aigc-go/aigc/models"
 	"github.com/aigc-go/aigc/train"
@@ -71,13 +73,18 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	}
 	dir := runDir(o.Run, o.Model)
 	command := "aigc " + strings.Join(o.Args, " ")
-	lock, err := train.LockRunDir(dir, command) // before any work: a second trainer stops at once
+	var lock *train.RunLock
+	if dist.World().Rank() == 0 { // the lead writes the run
+		if lock, err = train.LockRunDir(dir, command); err != nil { // before any work: a second trainer stops at once
+			return err
+		}
+		defer lock.Unlock()
+	}
+	data, err := o.loadRunData(fam, cfg, dir)
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
-	data, err := o.loadRunData(fam, cfg, dir)
-	if err != nil {
+	if err := announceRanks(o.globalOptions); err != nil {
 		return err
 	}
 	env := data.Env
@@ -106,7 +113,9 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 	}
 	res, err := train.Run(ctx, opts)
 	if errors.Is(err, train.ErrInterrupted) {
-		fmt.Fprintf(o.Err, "aigc: interrupted at step %d; saved %s\nresume with: %s\n", res.Step, res.Latest, o.resumeCommand())
+		if dist.World().Rank() == 0 {
+			fmt.Fprintf(o.Err, "aigc: interrupted at step %d; saved %s\nresume with: %s\n", res.Step, res.Latest, o.resumeCommand())
+		}
 		return err
 	}
 	if err != nil {
@@ -131,21 +140,33 @@ func runTrain(ctx context.Context, o *trainOptions) error {
 }
 
 // loadRunData loads --data, or, resuming a run without --data, the data the run recorded
-// that it trained on (a folder, a file, a downloaded set), saying so.
+// that it trained on (a folder, a file, a downloaded set), saying so. In a data-parallel
+// run rank 0 decides, from its run directory, and every rank reads that data itself.
 func (o *trainOptions) loadRunData(fam *models.Family, cfg configs.Config, dir string) (*trainingData, error) {
-	if o.Data != "" || o.Fresh {
-		return loadData(fam, cfg, o.Data, o.Seed)
+	arg, note := o.Data, ""
+	var rec datasets.Origin
+	if o.Data == "" && !o.Fresh && dist.World().Rank() == 0 {
+		var ckpt string
+		var ok bool
+		var err error
+		if rec, ckpt, ok, err = train.RunData(dir); err == nil && ok && rec.Arg != "" { // a damaged checkpoint: the resume says so
+			arg, note = rec.Arg, ckpt
+		}
 	}
-	rec, ckpt, ok, err := train.RunData(dir)
-	if err != nil || !ok || rec.Arg == "" {
-		return loadData(fam, cfg, "", o.Seed) // the resume reports a damaged checkpoint
-	}
-	data, err := loadData(fam, cfg, rec.Arg, o.Seed)
+	b, err := dist.BroadcastBytes(dist.World(), []byte(arg), 0)
 	if err != nil {
-		return nil, fmt.Errorf("%s records that its run trained on %s, which cannot be read now (%w): give --data, or --fresh to start over",
-			ckpt, rec.Name, err)
+		return nil, err
 	}
-	o.say("training on the run's data, %s (recorded in %s; --data chooses other data)", rec.Name, ckpt)
+	data, err := loadData(fam, cfg, string(b), o.Seed, o.shard())
+	switch {
+	case err != nil && note != "":
+		return nil, fmt.Errorf("%s records that its run trained on %s, which cannot be read now (%w): give --data, or --fresh to start over",
+			note, rec.Name, err)
+	case err != nil:
+		return nil, err
+	case note != "":
+		o.say("training on the run's data, %s (recorded in %s; --data chooses other data)", rec.Name, note)
+	}
 	return data, nil
 }
 
@@ -155,9 +176,13 @@ func indent(b []byte) string {
 	return "  " + strings.Join(lines, "  ") + "\n"
 }
 
-// resumeCommand is the command line that continues this run: the same one, less --fresh.
+// resumeCommand is the command line that continues this run: the same one, less --fresh
+// (under mpirun with as many processes).
 func (o *trainOptions) resumeCommand() string {
 	parts := []string{"aigc"}
+	if n := dist.World().Size(); n > 1 {
+		parts = []string{"mpirun", "-np", strconv.Itoa(n), "aigc"}
+	}
 	for _, a := range o.Args {
 		if a == "--fresh" || a == "--fresh=true" {
 			continue

@@ -13,6 +13,41 @@ import (
 type RNG struct {
 	src *rand.PCG
 	*rand.Rand
+	rank, size int // Shard's: this process's share of a data-parallel batch
+}
+
+// Shard makes the generator one rank's of a data-parallel run of size ranks, which share
+// the generator's state and split each batch's rows between them (rank r the r-th part):
+// FillNormal and FillUniform, which draw a batch's noise, draw the whole batch's on every
+// rank and keep this rank's part, so the noise of each row is what one process training
+// the whole batch would draw, and every rank's state stays the same. Single draws (a
+// dropout seed) are the same on every rank. Rank 0 of 1 is the plain generator.
+func (g *RNG) Shard(rank, size int) {
+	g.rank, g.size = rank, size
+}
+
+// Rank is the rank Shard set (0 for a generator that is not sharded).
+func (g *RNG) Rank() int { return g.rank }
+
+// fill sets dst from draw, taking this rank's part of the batch's draws when sharded.
+func (g *RNG) fill(dst []float32, draw func() float32) {
+	if g.size <= 1 {
+		for i := range dst {
+			dst[i] = draw()
+		}
+		return
+	}
+	for part := range g.size {
+		if part == g.rank {
+			for i := range dst {
+				dst[i] = draw()
+			}
+			continue
+		}
+		for range dst { // the other ranks' rows
+			draw()
+		}
+	}
 }
 
 // New returns the generator for a seed.
@@ -32,18 +67,14 @@ func Stream(seed, stream uint64) *RNG {
 // Norm32 returns a standard normal sample as float32.
 func (g *RNG) Norm32() float32 { return float32(g.NormFloat64()) }
 
-// FillNormal fills dst with standard normal samples.
+// FillNormal fills dst with standard normal samples (this rank's part of them, sharded).
 func (g *RNG) FillNormal(dst []float32) {
-	for i := range dst {
-		dst[i] = float32(g.NormFloat64())
-	}
+	g.fill(dst, func() float32 { return float32(g.NormFloat64()) })
 }
 
-// FillUniform fills dst with samples from U(lo, hi).
+// FillUniform fills dst with samples from U(lo, hi) (this rank's part of them, sharded).
 func (g *RNG) FillUniform(dst []float32, lo, hi float32) {
-	for i := range dst {
-		dst[i] = lo + (hi-lo)*float32(g.Float64())
-	}
+	g.fill(dst, func() float32 { return lo + (hi-lo)*float32(g.Float64()) })
 }
 
 // State returns the generator's state, to be stored in a checkpoint.

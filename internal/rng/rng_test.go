@@ -38,3 +38,31 @@ func TestSetStateRejectsGarbage(t *testing.T) {
 		t.Fatal("garbage state accepted")
 	}
 }
+
+// Sharded, each rank draws its part of what one generator draws for the whole batch, and
+// every rank ends in the same state.
+func TestShard(t *testing.T) {
+	whole := New(3)
+	all := make([]float32, 12)
+	whole.FillNormal(all)
+	for rank := range 3 {
+		g := New(3)
+		g.Shard(rank, 3)
+		part := make([]float32, 4)
+		g.FillNormal(part)
+		for i, v := range part {
+			if v != all[4*rank+i] {
+				t.Fatalf("rank %d row %d: %v, want %v", rank, i, v, all[4*rank+i])
+			}
+		}
+		if g.Uint64() != New(3).afterNormals(12).Uint64() {
+			t.Fatalf("rank %d is not where the whole batch's generator is", rank)
+		}
+	}
+}
+
+// afterNormals draws n normals and returns the generator.
+func (g *RNG) afterNormals(n int) *RNG {
+	g.FillNormal(make([]float32, n))
+	return g
+}
