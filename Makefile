@@ -21,7 +21,7 @@ HAVE_CUDA := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && printf '\043include 
 TEST_TAGS := $(TAGS) $(if $(HAVE_CXX),aigc_emu,)
 CUDA_TAGS := aigc_cuda $(TAGS)
 
-.PHONY: build cuda cuda-check test lint demo bench bench-compare fuzz classifier-weights clean
+.PHONY: build cuda cuda-check test lint demo bench bench-compare bench-mpi fuzz classifier-weights clean
 
 build:
 	@echo "building $(BIN) with $(BLAS)"
@@ -72,6 +72,11 @@ bench: build
 # bench/RESULTS.md. Needs /usr/bin/python3 with torch (Debian: python3-torch).
 bench-compare: build
 	/usr/bin/python3 scripts/bench_compare.py --rounds 3 --aigc $(BIN) --out bench/RESULTS.md
+
+# Data-parallel throughput: 2 ranks x 1 thread (mpirun) against 1 process x 2 threads, for
+# the VAE and the GPT, 3 rounds (about 2 minutes). Needs Open MPI (openmpi-bin).
+bench-mpi: build
+	sh scripts/bench_mpi.sh
 
 # Retrain the classifier that judges generated images (FID, Inception Score) and embed its
 # weights: 5 epochs, about 6 minutes on 2 cores.
