@@ -84,6 +84,7 @@ func sameRun(t *testing.T, a, b string) {
 	if len(ta) != len(tb) {
 		t.Fatalf("%d and %d tensors", len(ta), len(tb))
 	}
+	worst := 0.0
 	for name, x := range ta {
 		y := tb[name]
 		scale := 0.0
@@ -91,11 +92,14 @@ func sameRun(t *testing.T, a, b string) {
 			scale = max(scale, math.Abs(float64(v)))
 		}
 		for i := range x {
-			if d := math.Abs(float64(x[i] - y[i])); d > 1e-5*scale {
+			d := math.Abs(float64(x[i] - y[i]))
+			if d > 1e-5*scale {
 				t.Fatalf("%s[%d]: %v and %v (the tensor's largest value %v)", name, i, x[i], y[i], scale)
 			}
+			worst = max(worst, d/scale)
 		}
 	}
+	t.Logf("%d tensors; the largest difference is %.2g of its tensor's largest value", len(ta), worst)
 }
 
 // sharedLines are the lines of run a's metrics that b has too: every training line, and
