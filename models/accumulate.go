@@ -141,12 +141,11 @@ func (a *accumulator) allRanks(ms Metrics, grads [][]float32, w float64) (Metric
 	for i := range a.fused {
 		a.fused[i] *= inv
 	}
-	out := make(Metrics, len(ms))
-	for j, m := range ms {
-		out[j] = Metric{m.Name, float64(tail[j])}
+	for j := range ms { // the step's metrics are this step's own: replaced in place
+		ms[j].Value = float64(tail[j])
 	}
 	if err := graph.ToDevice(a.reduced...); err != nil {
 		return nil, nil, err
 	}
-	return out, a.reduced, nil
+	return ms, a.reduced, nil
 }

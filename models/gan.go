@@ -115,6 +115,7 @@ type GAN struct {
 	gen, disc  network
 	optG, optD *graph.Adam
 	accG, accD accumulator
+	gMetrics   Metrics // the generator pass's, reused: TrainStep reports them in D's
 
 	dStep   ganStep // D's loss on a real batch and a generated one
 	gStep   ganStep // G's loss through D
@@ -159,6 +160,7 @@ func NewGAN(cfg *GANConfig, env Env, r *rng.RNG) (*GAN, error) {
 	m.optG = graph.NewAdam(m.params.Prefixed("generator."), adamG)
 	m.optD = graph.NewAdam(m.params.Prefixed("discriminator."), adamD)
 	m.accG, m.accD = accumulate(m.params, m.optG), accumulate(m.params, m.optD)
+	m.gMetrics = Metrics{{"g_loss", 0}}
 	if err := m.compile(); err != nil {
 		m.Close()
 		return nil, err
@@ -267,7 +269,8 @@ func (m *GAN) generatorPass(valid int, r *rng.RNG) (Metrics, [][]float32, error)
 	if err := s.prog.Run(); err != nil {
 		return nil, nil, err
 	}
-	return Metrics{{"g_loss", s.prog.Float(0)}}, s.prog.Grads(), nil
+	m.gMetrics[0].Value = s.prog.Float(0)
+	return m.gMetrics, s.prog.Grads(), nil
 }
 
 // fillMasks draws the discriminator's dropout masks for a run of g.

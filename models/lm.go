@@ -272,13 +272,13 @@ func (m *recurrentLM) TrainStep(bs []*datasets.Batch, r *rng.RNG) (Metrics, erro
 				copy(p.Data(), m.trainProg.Floats(1+i))
 			}
 		}
-		return Metrics{{"loss", m.trainProg.Float(0)}}, m.trainProg.Grads(), nil
+		return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", 0}}, m.trainProg.Grads(), nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	norm := m.opt.Clipped(grads, m.text.Clip)
-	return append(ms, Metric{"grad_norm", norm}), nil
+	ms[1].Value = m.opt.Clipped(grads, m.text.Clip) // the norm of the step's gradient, not a mean
+	return ms, nil
 }
 
 // Evaluate implements Model: the mean cross-entropy over every target of the stream (a

@@ -324,13 +324,13 @@ func (m *Transformer) TrainStep(bs []*datasets.Batch, r *rng.RNG) (Metrics, erro
 		if err := m.trainProg.Run(); err != nil {
 			return nil, nil, err
 		}
-		return Metrics{{"loss", m.trainProg.Float(0)}}, m.trainProg.Grads(), nil
+		return Metrics{{"loss", m.trainProg.Float(0)}, {"grad_norm", 0}}, m.trainProg.Grads(), nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	norm := m.opt.Clipped(grads, m.cfg.Clip)
-	return append(ms, Metric{"grad_norm", norm}), nil
+	ms[1].Value = m.opt.Clipped(grads, m.cfg.Clip) // the norm of the step's gradient, not a mean
+	return ms, nil
 }
 
 // s2sDecoder is an inference graph of a fixed number of rows: the encoder once, then the
