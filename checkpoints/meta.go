@@ -146,13 +146,14 @@ func (f *File) DecodeMeta() (Meta, error) {
 	return DecodeMeta(f.Meta, f.Path)
 }
 
-// ReadMeta reads the aigc metadata of the checkpoint at path.
+// ReadMeta reads the aigc metadata of the checkpoint at path: its header alone, not the
+// tensors after it.
 func ReadMeta(path string) (Meta, error) {
-	f, err := Read(path)
+	raw, err := readHeader(path)
 	if err != nil {
 		return Meta{}, err
 	}
-	return f.DecodeMeta()
+	return DecodeMeta(raw, path)
 }
 
 // ExpectFamily fails unless the file is an aigc checkpoint of the given

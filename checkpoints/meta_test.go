@@ -2,9 +2,13 @@ package checkpoints
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -142,4 +146,28 @@ func TestFileMetaAndFamily(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkErr(t, f.ExpectFamily("vae"), "checkpoint "+plain+": ", "not an aigc checkpoint format")
+}
+
+// ReadMeta reads a checkpoint's metadata from its header alone: the tensors after it may
+// be cut off, and a header that does not fit the file is refused.
+func TestReadMetaReadsTheHeaderAlone(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.safetensors")
+	m := Meta{Family: "vae", Step: 7, Extra: map[string]string{"data": "x"}}
+	if err := Write(path, []Tensor{{Name: "w", Shape: []int{1000}, Data: make([]float32, 1000)}}, m.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, b[:len(b)-3000], 0o644) // the tensor's data cut short
+	got, err := ReadMeta(path)
+	if err != nil || got.Step != 7 || got.Family != "vae" || got.Extra["data"] != "x" {
+		t.Fatalf("ReadMeta: %+v, %v", got, err)
+	}
+	os.WriteFile(path, b[:20], 0o644) // the header cut short
+	if _, err := ReadMeta(path); err == nil || !strings.Contains(err.Error(), "does not fit") {
+		t.Fatalf("short header: %v", err)
+	}
+	if _, err := ReadMeta(filepath.Join(dir, "none")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
 }

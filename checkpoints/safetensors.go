@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -48,15 +49,50 @@ type File struct {
 func Read(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		// The PathError would repeat the path; keep the cause, which still
-		// matches fs.ErrNotExist and friends.
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+		return nil, fileError(path, err)
 	}
 	return Decode(data, path)
+}
+
+// readHeader reads the __metadata__ of the safetensors file at path from its header,
+// without reading the data that follows.
+func readHeader(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fileError(path, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fileError(path, err)
+	}
+	var head [8]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: file is %d bytes, too short for a safetensors header", path, info.Size())
+	}
+	n := binary.LittleEndian.Uint64(head[:])
+	if n > maxHeaderLen || n > uint64(info.Size()-8) {
+		return nil, fmt.Errorf("checkpoint %s: header length %d does not fit the %d-byte file (corrupt file?)", path, n, info.Size())
+	}
+	header := make([]byte, n)
+	if _, err := io.ReadFull(f, header); err != nil {
+		return nil, fileError(path, err)
+	}
+	meta, _, err := parseHeader(header)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return meta, nil
+}
+
+// fileError reports a failed read of a checkpoint, keeping the cause (which still matches
+// fs.ErrNotExist and friends) without the PathError's second copy of the path.
+func fileError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("checkpoint %s: %w", path, err)
 }
 
 // Decode parses a whole safetensors file held in data; name identifies it in

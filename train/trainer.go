@@ -456,10 +456,8 @@ func (t *trainer) diverged(what string) error {
 	if t.aside {
 		last = "the run that --fresh replaced is kept in " + filepath.Join(t.o.RunDir, PreviousDir) + " and comes back on the next train without --fresh"
 	}
-	if f, err := checkpoints.Read(t.res.Latest); err == nil {
-		if meta, err := f.DecodeMeta(); err == nil {
-			last = fmt.Sprintf("the last good checkpoint is %s (step %d)", t.res.Latest, meta.Step)
-		}
+	if meta, err := checkpoints.ReadMeta(t.res.Latest); err == nil {
+		last = fmt.Sprintf("the last good checkpoint is %s (step %d)", t.res.Latest, meta.Step)
 	}
 	return Agreed{fmt.Errorf("%s at step %d (epoch %d): the run diverged and stopped without saving; %s; try a lower lr",
 		what, t.step, (t.step-1)/t.spe+1, last)}
