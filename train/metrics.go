@@ -115,16 +115,17 @@ func (l *metricsLog) write(r record) error {
 	if l == nil { // a data-parallel rank other than the lead keeps no log
 		return nil
 	}
+	values := r.values()
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"kind":%q,"step":%d`, r.Kind, r.Step)
-	for _, v := range r.values() {
+	for _, v := range values {
 		fmt.Fprintf(&b, `,%q:%s`, v.Name, num(v.Value))
 	}
 	b.WriteString("}\n")
 	if _, err := l.f.Write(b.Bytes()); err != nil {
 		return err
 	}
-	for _, v := range r.values() {
+	for _, v := range values {
 		if v.Name == "wall_s" {
 			continue // TensorBoard keeps each event's wall time itself
 		}
@@ -152,11 +153,8 @@ func (l *metricsLog) artifact(tag string, step int, path string) error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		channels := 4
-		switch cfg.ColorModel {
-		case color.GrayModel, color.Gray16Model:
+		if cfg.ColorModel == color.GrayModel || cfg.ColorModel == color.Gray16Model {
 			channels = 1
-		case color.RGBAModel, color.NRGBAModel:
-			channels = 4
 		}
 		err = l.tb.Image(tag, step, b, cfg.Height, cfg.Width, channels)
 	case ".txt":

@@ -98,7 +98,7 @@ func (p *progress) evaluated(step int, train, eval models.Metrics, wall float64)
 	}
 	line := fmt.Sprintf("%s  %s %s", p.where(step), what, eval)
 	if len(train) > 0 {
-		line = fmt.Sprintf("%s  train %s  %s %s", p.where(step), train[0].Name+" "+fmt.Sprintf("%.5g", train[0].Value), what, eval)
+		line = fmt.Sprintf("%s  train %s %.5g  %s %s", p.where(step), train[0].Name, train[0].Value, what, eval)
 	}
 	p.line("%s  %.1fs", line, wall)
 }

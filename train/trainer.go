@@ -76,13 +76,13 @@ type Options struct {
 
 // Result is where a run ended.
 type Result struct {
-	Step, Epoch int
-	Total       int            // the step the session was to stop at
-	Epochs      float64        // epochs done, with the fraction of the current one
-	Iterative   bool           // the run counts iterations (max_iters), not epochs
-	Eval        models.Metrics // the last evaluation, if any
-	Latest      string         // path of the latest checkpoint
-	Resumed     bool
+	Step      int
+	Total     int            // the step the session was to stop at
+	Epochs    float64        // epochs done, with the fraction of the current one
+	Iterative bool           // the run counts iterations (max_iters), not epochs
+	Eval      models.Metrics // the last evaluation, if any
+	Latest    string         // path of the latest checkpoint
+	Resumed   bool
 }
 
 type trainer struct {
@@ -163,8 +163,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	err := t.loop(ctx)
 	t.prog.finish()
-	t.res.Step, t.res.Epoch, t.res.Iterative = t.step, t.step/t.spe, t.prog.iterative
-	t.res.Epochs = t.epochFrac()
+	t.res.Step, t.res.Epochs, t.res.Iterative = t.step, t.epochFrac(), t.prog.iterative
 	return &t.res, err
 }
 
@@ -177,8 +176,8 @@ func (t *trainer) prepare() error {
 		}
 		return err
 	}
-	_, err := os.Stat(t.res.Latest)
-	f, err := t.shareCheckpoint(t.res.Latest, t.lead() && err == nil && !t.o.Fresh)
+	_, statErr := os.Stat(t.res.Latest)
+	f, err := t.shareCheckpoint(t.res.Latest, t.lead() && statErr == nil && !t.o.Fresh)
 	if err != nil {
 		return err
 	}

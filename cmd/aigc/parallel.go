@@ -60,16 +60,12 @@ func (g *globalOptions) shard() datasets.Shard {
 	return datasets.Shard{Rank: c.Rank(), Ranks: c.Size()}
 }
 
-// leaveWorld ends the command on every rank: after an error every rank reached together
+// leaveWorld ends the command on every rank of a data-parallel run: after an error every rank reached together
 // (an interrupt, divergence, a refused resume) the lead alone reports it and all leave
 // MPI in order; an error of this rank alone is reported with its rank and stops the whole
 // job, since the other ranks would wait for this one forever. It returns the exit status.
 func leaveWorld(err error, code int, errOut io.Writer) int {
 	c := dist.World()
-	if c.Size() == 1 {
-		dist.Stop()
-		return code
-	}
 	if err != nil && !train.IsAgreed(err) {
 		fmt.Fprintf(errOut, "aigc: rank %d: %v\n", c.Rank(), err)
 		c.Abort(code)
