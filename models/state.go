@@ -169,9 +169,9 @@ func Open(path, want string) (*Loaded, error) {
 	return open(f, path, want)
 }
 
-// EmbeddedName is how the weights a family ships in the binary are named in messages and
+// embeddedName is how the weights a family ships in the binary are named in messages and
 // reports, in place of a checkpoint's path.
-func EmbeddedName(family string) string { return "embedded " + family + ".safetensors" }
+func embeddedName(family string) string { return "embedded " + family + ".safetensors" }
 
 // OpenEmbedded rebuilds the model whose weights ship in the binary (the classifier that
 // judges generated images), or reports that the family has none.
@@ -179,7 +179,7 @@ func OpenEmbedded(family string) (*Loaded, error) {
 	if family != "classifier" {
 		return nil, fmt.Errorf("model %s has no weights built into aigc", family)
 	}
-	name := EmbeddedName(family)
+	name := embeddedName(family)
 	f, err := checkpoints.Decode(judgeWeights, name)
 	if err != nil {
 		return nil, err

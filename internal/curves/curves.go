@@ -32,9 +32,6 @@ type Chart struct {
 	Curves        []Curve
 }
 
-// Formats are the file formats Write draws.
-var Formats = []string{"png", "svg", "pdf"}
-
 // Write draws the charts one above the other into w, as png, svg or pdf.
 func Write(w io.Writer, format string, charts []Chart) error {
 	const width, rowHeight = 8 * vg.Inch, 4.5 * vg.Inch
