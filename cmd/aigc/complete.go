@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -73,8 +72,7 @@ func completeRun(cmd *cobra.Command, args []string, toComplete string) ([]cobra.
 	if len(out) == 0 {
 		return nil, cobra.ShellCompDirectiveFilterDirs
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out, cobra.ShellCompDirectiveNoFileComp
+	return out, cobra.ShellCompDirectiveNoFileComp // Glob's order: sorted
 }
 
 // completeData completes --data: the downloadable sets for an image model (a folder or a
